@@ -1,0 +1,76 @@
+//! Scalar evaluation: operators, casts and the built-in function library
+//! over [`Value`]s. Nothing here does I/O or knows about the dataflow; a
+//! failure is an [`EvalError`] value that the caller routes per the job's
+//! error policy (ASA-SEMANTICS.md §9), never a panic.
+
+pub mod cast;
+pub mod functions;
+pub mod ops;
+
+use std::fmt;
+
+#[allow(unused_imports)]
+use crate::types::Value;
+
+/// Why evaluating an expression failed for one event.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EvalError {
+    /// The ASA error class, e.g. `TypeConversionError`.
+    pub kind: EvalErrorKind,
+    /// A lowercase sentence naming the function or operator and the value.
+    pub message: String,
+}
+
+/// Classes of evaluation failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum EvalErrorKind {
+    /// A CAST or an implicit conversion failed.
+    TypeConversion,
+    /// A function got an argument it rejects (e.g. negative SUBSTRING length).
+    InvalidArgument,
+    /// Integer overflow or division by zero.
+    Arithmetic,
+}
+
+impl EvalError {
+    /// A conversion failure.
+    pub fn conversion(message: impl Into<String>) -> Self {
+        EvalError {
+            kind: EvalErrorKind::TypeConversion,
+            message: message.into(),
+        }
+    }
+
+    /// A rejected argument.
+    pub fn argument(message: impl Into<String>) -> Self {
+        EvalError {
+            kind: EvalErrorKind::InvalidArgument,
+            message: message.into(),
+        }
+    }
+
+    /// An arithmetic failure.
+    pub fn arithmetic(message: impl Into<String>) -> Self {
+        EvalError {
+            kind: EvalErrorKind::Arithmetic,
+            message: message.into(),
+        }
+    }
+
+    /// The ASA-style reason code, e.g. `TypeConversionError`.
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            EvalErrorKind::TypeConversion => "TypeConversionError",
+            EvalErrorKind::InvalidArgument => "InvalidArgument",
+            EvalErrorKind::Arithmetic => "ArithmeticError",
+        }
+    }
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.message)
+    }
+}
+
+impl std::error::Error for EvalError {}

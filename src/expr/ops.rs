@@ -1,0 +1,1 @@
+//! Operators. (Being written.)

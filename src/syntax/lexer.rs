@@ -1,0 +1,1 @@
+//! Tokens with spans. (Being written.)

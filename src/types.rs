@@ -1,0 +1,467 @@
+//! Values and types of ASA events.
+//!
+//! A column has no fixed type in ASA: each value carries its own
+//! (ASA-SEMANTICS.md §7), so a [`Value`] is a tagged union of the seven ASA
+//! types plus NULL, and a row is a [`Record`] of named values that keeps the
+//! order its columns were produced in. Datetimes are UTC instants with
+//! 100 ns precision ([`DateTime`], ticks since the Unix epoch), which is also
+//! the unit of event time in the dataflow.
+//!
+//! Values are totally ordered and hashable (floats by `total_cmp`) so that
+//! they can be keys of differential-dataflow arrangements; that order is a
+//! storage order, not SQL comparison, which lives in `expr`.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use chrono::{DateTime as ChronoDateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The ASA data types (§7). `nvarchar(max)` is the only string type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DataType {
+    /// 64-bit signed integer.
+    Bigint,
+    /// IEEE double.
+    Float,
+    /// Unicode string.
+    NVarchar,
+    /// UTC instant, 100 ns precision.
+    DateTime,
+    /// 1, 0 (or NULL).
+    Bit,
+    /// Name/value pairs.
+    Record,
+    /// Ordered values.
+    Array,
+}
+
+impl DataType {
+    /// The name `GetType` returns and `CAST` accepts.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::Bigint => "bigint",
+            DataType::Float => "float",
+            DataType::NVarchar => "nvarchar(max)",
+            DataType::DateTime => "datetime",
+            DataType::Bit => "bit",
+            DataType::Record => "record",
+            DataType::Array => "array",
+        }
+    }
+}
+
+impl fmt::Display for DataType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Ticks (100 ns) per second.
+pub const TICKS_PER_SECOND: i64 = 10_000_000;
+
+/// A UTC instant as 100 ns ticks since 1970-01-01T00:00:00Z.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
+pub struct DateTime(pub i64);
+
+impl DateTime {
+    /// The Unix epoch.
+    pub const EPOCH: DateTime = DateTime(0);
+
+    /// Ticks since the epoch.
+    pub fn ticks(self) -> i64 {
+        self.0
+    }
+
+    /// The current wall-clock time.
+    pub fn now() -> DateTime {
+        DateTime::from_chrono(Utc::now().naive_utc())
+    }
+
+    /// From a chrono UTC date-time (sub-tick digits are truncated).
+    pub fn from_chrono(dt: NaiveDateTime) -> DateTime {
+        let utc = dt.and_utc();
+        let secs = utc.timestamp();
+        let nanos = i64::from(utc.timestamp_subsec_nanos());
+        DateTime(secs.saturating_mul(TICKS_PER_SECOND).saturating_add(nanos / 100))
+    }
+
+    /// As a chrono UTC date-time; `None` outside chrono's range.
+    pub fn to_chrono(self) -> Option<NaiveDateTime> {
+        let secs = self.0.div_euclid(TICKS_PER_SECOND);
+        let sub = self.0.rem_euclid(TICKS_PER_SECOND);
+        let nanos = u32::try_from(sub * 100).ok()?;
+        ChronoDateTime::<Utc>::from_timestamp(secs, nanos).map(|d| d.naive_utc())
+    }
+
+    /// Parses an ISO 8601 date or date-time. A string without an offset is
+    /// UTC (ASA-SEMANTICS.md §13.11); an offset is converted to UTC.
+    pub fn parse(text: &str) -> Option<DateTime> {
+        let s = text.trim();
+        if s.is_empty() {
+            return None;
+        }
+        if let Ok(dt) = ChronoDateTime::parse_from_rfc3339(s) {
+            return Some(DateTime::from_chrono(dt.naive_utc()));
+        }
+        const NAIVE: [&str; 4] = [
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M",
+        ];
+        let no_z = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')).unwrap_or(s);
+        for format in NAIVE {
+            if let Ok(dt) = NaiveDateTime::parse_from_str(no_z, format) {
+                return Some(DateTime::from_chrono(dt));
+            }
+        }
+        for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z"] {
+            if let Ok(dt) = ChronoDateTime::parse_from_str(s, format) {
+                return Some(DateTime::from_chrono(dt.naive_utc()));
+            }
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(no_z, "%Y-%m-%d") {
+            return d.and_hms_opt(0, 0, 0).map(DateTime::from_chrono);
+        }
+        None
+    }
+
+    /// ISO 8601 UTC with seven fractional digits and `Z`, as ASA writes.
+    pub fn to_iso(self) -> String {
+        match self.to_chrono() {
+            Some(dt) => {
+                let sub = self.0.rem_euclid(TICKS_PER_SECOND);
+                format!(
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
+                    dt.year(),
+                    dt.month(),
+                    dt.day(),
+                    dt.hour(),
+                    dt.minute(),
+                    dt.second(),
+                    sub
+                )
+            }
+            None => format!("<datetime out of range: {} ticks>", self.0),
+        }
+    }
+}
+
+impl fmt::Display for DateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_iso())
+    }
+}
+
+/// A column name. Shared, because every row of a stream repeats the same names.
+pub type Name = Arc<str>;
+
+/// One ASA value.
+#[derive(Clone, Debug, Serialize, Deserialize, Default)]
+pub enum Value {
+    /// NULL (also a missing field).
+    #[default]
+    Null,
+    /// bigint.
+    Bigint(i64),
+    /// float.
+    Float(f64),
+    /// nvarchar(max).
+    String(String),
+    /// datetime.
+    DateTime(DateTime),
+    /// bit.
+    Bit(bool),
+    /// record.
+    Record(Record),
+    /// array.
+    Array(Vec<Value>),
+}
+
+impl Value {
+    /// The value's own type; `None` for NULL.
+    pub fn data_type(&self) -> Option<DataType> {
+        Some(match self {
+            Value::Null => return None,
+            Value::Bigint(_) => DataType::Bigint,
+            Value::Float(_) => DataType::Float,
+            Value::String(_) => DataType::NVarchar,
+            Value::DateTime(_) => DataType::DateTime,
+            Value::Bit(_) => DataType::Bit,
+            Value::Record(_) => DataType::Record,
+            Value::Array(_) => DataType::Array,
+        })
+    }
+
+    /// True for NULL.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// A string value.
+    pub fn str(s: impl Into<String>) -> Value {
+        Value::String(s.into())
+    }
+
+    fn rank(&self) -> u8 {
+        match self {
+            Value::Null => 0,
+            Value::Bit(_) => 1,
+            Value::Bigint(_) => 2,
+            Value::Float(_) => 3,
+            Value::DateTime(_) => 4,
+            Value::String(_) => 5,
+            Value::Array(_) => 6,
+            Value::Record(_) => 7,
+        }
+    }
+
+    /// Converts a JSON value. `compat_bool_as_bit` is compat level >= 1.2
+    /// (`true` stays a bit); below it a JSON boolean reads as bigint 0/1.
+    pub fn from_json(json: serde_json::Value, compat_bool_as_bit: bool) -> Value {
+        match json {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) if compat_bool_as_bit => Value::Bit(b),
+            serde_json::Value::Bool(b) => Value::Bigint(i64::from(b)),
+            serde_json::Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Value::Bigint(i)
+                } else {
+                    Value::Float(n.as_f64().unwrap_or(f64::NAN))
+                }
+            }
+            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::Array(items) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|v| Value::from_json(v, compat_bool_as_bit))
+                    .collect(),
+            ),
+            serde_json::Value::Object(map) => Value::Record(Record::from_fields(
+                map.into_iter()
+                    .map(|(k, v)| (Name::from(k), Value::from_json(v, compat_bool_as_bit))),
+            )),
+        }
+    }
+
+    /// Converts to JSON for output: datetimes as ISO 8601 with 7 digits and
+    /// `Z`, bits as booleans, non-finite floats as NULL.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null => serde_json::Value::Null,
+            Value::Bigint(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f)
+                .map_or(serde_json::Value::Null, serde_json::Value::Number),
+            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::DateTime(d) => serde_json::Value::String(d.to_iso()),
+            Value::Bit(b) => serde_json::Value::Bool(*b),
+            Value::Record(r) => r.to_json(),
+            Value::Array(items) => {
+                serde_json::Value::Array(items.iter().map(Value::to_json).collect())
+            }
+        }
+    }
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Value {}
+
+impl PartialOrd for Value {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Value {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Value::Null, Value::Null) => Ordering::Equal,
+            (Value::Bigint(a), Value::Bigint(b)) => a.cmp(b),
+            (Value::Float(a), Value::Float(b)) => a.total_cmp(b),
+            (Value::String(a), Value::String(b)) => a.cmp(b),
+            (Value::DateTime(a), Value::DateTime(b)) => a.cmp(b),
+            (Value::Bit(a), Value::Bit(b)) => a.cmp(b),
+            (Value::Record(a), Value::Record(b)) => a.cmp(b),
+            (Value::Array(a), Value::Array(b)) => a.cmp(b),
+            _ => self.rank().cmp(&other.rank()),
+        }
+    }
+}
+
+impl Hash for Value {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.rank().hash(state);
+        match self {
+            Value::Null => {}
+            Value::Bigint(i) => i.hash(state),
+            Value::Float(f) => f.to_bits().hash(state),
+            Value::String(s) => s.hash(state),
+            Value::DateTime(d) => d.hash(state),
+            Value::Bit(b) => b.hash(state),
+            Value::Record(r) => r.hash(state),
+            Value::Array(a) => a.hash(state),
+        }
+    }
+}
+
+/// Name/value pairs in the order they were produced. Lookups are
+/// case-insensitive (ASA-SEMANTICS.md §13.7); names keep their case.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Record {
+    fields: Vec<(Name, Value)>,
+}
+
+impl Record {
+    /// An empty record.
+    pub fn new() -> Self {
+        Record::default()
+    }
+
+    /// An empty record with room for `n` fields.
+    pub fn with_capacity(n: usize) -> Self {
+        Record {
+            fields: Vec::with_capacity(n),
+        }
+    }
+
+    /// A record from pairs; a later duplicate name (case-insensitively)
+    /// replaces the earlier value in place.
+    pub fn from_fields(fields: impl IntoIterator<Item = (Name, Value)>) -> Self {
+        let mut record = Record::new();
+        for (name, value) in fields {
+            record.set(name, value);
+        }
+        record
+    }
+
+    /// The value of `name` (case-insensitive), if present.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// True when `name` is present (case-insensitively).
+    pub fn contains(&self, name: &str) -> bool {
+        self.get(name).is_some()
+    }
+
+    /// Sets `name`, replacing a field of the same name (case-insensitively).
+    pub fn set(&mut self, name: Name, value: Value) {
+        if let Some(slot) = self
+            .fields
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            slot.1 = value;
+        } else {
+            self.fields.push((name, value));
+        }
+    }
+
+    /// Appends `name` unless it is already present: the first column wins,
+    /// as with `*` expansion in ASA (§1 SELECT).
+    pub fn push_if_absent(&mut self, name: Name, value: Value) {
+        if !self.contains(&name) {
+            self.fields.push((name, value));
+        }
+    }
+
+    /// Appends without checking for duplicates (the caller knows names are unique).
+    pub fn push_unchecked(&mut self, name: Name, value: Value) {
+        self.fields.push((name, value));
+    }
+
+    /// The fields in order.
+    pub fn fields(&self) -> &[(Name, Value)] {
+        &self.fields
+    }
+
+    /// The fields in order, by value.
+    pub fn into_fields(self) -> Vec<(Name, Value)> {
+        self.fields
+    }
+
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// True when there are no fields.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    /// As a JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut map = serde_json::Map::with_capacity(self.fields.len());
+        for (name, value) in &self.fields {
+            map.insert(name.to_string(), value.to_json());
+        }
+        serde_json::Value::Object(map)
+    }
+}
+
+/// A row flowing through the dataflow is a record of named columns.
+pub type Row = Record;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datetime_round_trips_with_seven_digits() {
+        let d = DateTime::parse("2021-12-10T10:00:00").expect("parses");
+        assert_eq!(d.to_iso(), "2021-12-10T10:00:00.0000000Z");
+        let d = DateTime::parse("2023-01-01T00:00:01.1234567Z").expect("parses");
+        assert_eq!(d.to_iso(), "2023-01-01T00:00:01.1234567Z");
+        let d = DateTime::parse("2023-01-01T02:00:00+02:00").expect("parses");
+        assert_eq!(d.to_iso(), "2023-01-01T00:00:00.0000000Z");
+        let d = DateTime::parse("1969-12-31T23:59:59.5Z").expect("parses");
+        assert_eq!(d.ticks(), -5_000_000);
+        assert_eq!(d.to_iso(), "1969-12-31T23:59:59.5000000Z");
+        assert!(DateTime::parse("not a date").is_none());
+        assert_eq!(
+            DateTime::parse("2020-02-29").map(DateTime::to_iso).as_deref(),
+            Some("2020-02-29T00:00:00.0000000Z")
+        );
+    }
+
+    #[test]
+    fn json_numbers_keep_their_type() {
+        let v = Value::from_json(serde_json::json!({"a": 1, "b": 1.0, "c": true}), true);
+        let Value::Record(r) = v else {
+            panic!("record expected")
+        };
+        assert_eq!(r.get("A"), Some(&Value::Bigint(1)));
+        assert_eq!(r.get("b"), Some(&Value::Float(1.0)));
+        assert_eq!(r.get("c"), Some(&Value::Bit(true)));
+        assert_eq!(r.to_json().to_string(), r#"{"a":1,"b":1.0,"c":true}"#);
+    }
+
+    #[test]
+    fn bool_reads_as_bigint_below_compat_1_2() {
+        assert_eq!(Value::from_json(serde_json::json!(true), false), Value::Bigint(1));
+    }
+
+    #[test]
+    fn record_set_replaces_case_insensitively() {
+        let mut r = Record::new();
+        r.set("Make".into(), Value::str("a"));
+        r.set("make".into(), Value::str("b"));
+        assert_eq!(r.len(), 1);
+        assert_eq!(r.fields()[0].0.as_ref(), "Make");
+        assert_eq!(r.get("MAKE"), Some(&Value::str("b")));
+    }
+}
