@@ -4,6 +4,7 @@
 //! error policy (ASA-SEMANTICS.md §9), never a panic.
 
 pub mod cast;
+pub mod eval;
 pub mod functions;
 pub mod ops;
 

@@ -1,0 +1,633 @@
+//! Job files: which query, which inputs and outputs, and the job settings.
+//!
+//! A job file is TOML ([`RawJob`], read with serde) and is validated into a
+//! [`JobConfig`]: paths resolved against the job file's folder, formats
+//! inferred from extensions, aliases checked for duplicates. `JobConfig`
+//! is the binder's [`Catalog`]. Nothing here opens a connection or reads
+//! an input; that is the connectors' job.
+//!
+//! ```toml
+//! query = "query.asaql"
+//! compatibility_level = "1.2"
+//! on_error = "skip"              # or "stop"
+//! errors = "errors.jsonl"        # dead-letter file (default: standard error)
+//!
+//! [event_ordering]
+//! late_arrival_seconds = 5
+//! out_of_order_seconds = 0
+//! out_of_order_action = "adjust" # or "drop"
+//!
+//! [[inputs]]
+//! alias = "Telemetry"
+//! path = "telemetry.jsonl"       # "-" is standard input
+//! format = "json"                # json | csv (default: from the extension)
+//! type = "stream"                # or "reference"
+//!
+//! [[outputs]]
+//! alias = "Alerts"
+//! path = "alerts.jsonl"          # "-" is standard output
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::bind::{Catalog, InputInfo};
+use crate::diag::{codes, Diagnostic, Span};
+
+/// The job file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJob {
+    /// Path of the query file.
+    pub query: String,
+    /// ASA compatibility level: "1.0", "1.1" or "1.2" (default).
+    #[serde(default)]
+    pub compatibility_level: Option<String>,
+    /// What to do with a bad event: "skip" (dead-letter it, default) or "stop".
+    #[serde(default)]
+    pub on_error: Option<String>,
+    /// Dead-letter file for bad events (default: standard error).
+    #[serde(default)]
+    pub errors: Option<String>,
+    /// Event-ordering policies.
+    #[serde(default)]
+    pub event_ordering: Option<RawEventOrdering>,
+    /// Inputs.
+    #[serde(default)]
+    pub inputs: Vec<RawInput>,
+    /// Outputs.
+    #[serde(default)]
+    pub outputs: Vec<RawOutput>,
+    /// Worker threads (the `-w` flag overrides it).
+    #[serde(default)]
+    pub workers: Option<usize>,
+}
+
+/// `[event_ordering]` as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawEventOrdering {
+    /// Late-arrival tolerance in seconds (ASA default 5; -1 waits indefinitely).
+    pub late_arrival_seconds: Option<i64>,
+    /// Out-of-order tolerance in seconds (ASA default 0).
+    pub out_of_order_seconds: Option<i64>,
+    /// "adjust" (default) or "drop".
+    pub out_of_order_action: Option<String>,
+}
+
+/// `[[inputs]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInput {
+    /// The alias the query uses.
+    pub alias: String,
+    /// "file" (default; a path of "-" is standard input) or "stdin".
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// File path.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// "json" or "csv".
+    #[serde(default)]
+    pub format: Option<String>,
+    /// "stream" (default) or "reference".
+    #[serde(default, rename = "type")]
+    pub input_type: Option<String>,
+    /// A field holding each event's arrival time (otherwise: when the file is read).
+    #[serde(default)]
+    pub arrival_time_field: Option<String>,
+}
+
+/// `[[outputs]]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutput {
+    /// The alias `INTO` names.
+    pub alias: String,
+    /// "file" (default; "-" is standard output) or "stdout".
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// File path.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// "json" (JSON lines).
+    #[serde(default)]
+    pub format: Option<String>,
+    /// Also write each row's `System.Timestamp()` into this column.
+    #[serde(default)]
+    pub timestamp_field: Option<String>,
+}
+
+/// A validated job.
+#[derive(Clone, Debug)]
+pub struct JobConfig {
+    /// The query file, when the query came from one.
+    pub query_path: Option<PathBuf>,
+    /// The query text.
+    pub query: String,
+    /// Compatibility level.
+    pub compat: CompatLevel,
+    /// Error policy for bad events.
+    pub on_error: ErrorPolicy,
+    /// Where bad events go.
+    pub errors: Endpoint,
+    /// Event-ordering policies.
+    pub ordering: EventOrdering,
+    /// Inputs.
+    pub inputs: Vec<InputConfig>,
+    /// Outputs.
+    pub outputs: Vec<OutputConfig>,
+    /// Worker threads.
+    pub workers: usize,
+}
+
+/// ASA compatibility levels that change behaviour (§9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CompatLevel {
+    /// 1.0: field names lower-cased, booleans read as bigint.
+    V1_0,
+    /// 1.1: case preserved, booleans read as bigint.
+    V1_1,
+    /// 1.2: booleans read as bit.
+    V1_2,
+}
+
+impl CompatLevel {
+    /// Parses "1.0", "1.1" or "1.2".
+    pub fn parse(s: &str) -> Option<CompatLevel> {
+        match s.trim() {
+            "1.0" => Some(CompatLevel::V1_0),
+            "1.1" => Some(CompatLevel::V1_1),
+            "1.2" => Some(CompatLevel::V1_2),
+            _ => None,
+        }
+    }
+}
+
+/// What happens to an event that cannot be decoded or evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorPolicy {
+    /// Count it, write it to the error output, go on.
+    Skip,
+    /// Stop the job with an error naming the event.
+    Stop,
+}
+
+/// Event-ordering settings (ASA-SEMANTICS.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventOrdering {
+    /// Late-arrival tolerance in seconds; `None` waits indefinitely (-1).
+    pub late_arrival_seconds: Option<i64>,
+    /// Out-of-order tolerance in seconds.
+    pub out_of_order_seconds: i64,
+    /// What to do with events beyond the tolerance.
+    pub out_of_order_action: OrderingAction,
+}
+
+impl Default for EventOrdering {
+    fn default() -> Self {
+        EventOrdering {
+            late_arrival_seconds: Some(5),
+            out_of_order_seconds: 0,
+            out_of_order_action: OrderingAction::Adjust,
+        }
+    }
+}
+
+/// Adjust or drop an event outside a tolerance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderingAction {
+    /// Move its timestamp into the tolerance.
+    Adjust,
+    /// Discard it (counted).
+    Drop,
+}
+
+/// A file path or a standard stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// Standard input or output (or standard error for the error output).
+    Std,
+    /// A file.
+    File(PathBuf),
+}
+
+/// Event encodings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// JSON lines, or one JSON array of objects.
+    Json,
+    /// CSV with a header row.
+    Csv,
+}
+
+/// Stream or reference data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputType {
+    /// Events that advance time.
+    Stream,
+    /// A table joined by key.
+    Reference,
+}
+
+/// A validated input.
+#[derive(Clone, Debug)]
+pub struct InputConfig {
+    /// Alias.
+    pub alias: String,
+    /// Where from.
+    pub endpoint: Endpoint,
+    /// Encoding.
+    pub format: Format,
+    /// Stream or reference.
+    pub input_type: InputType,
+    /// Field holding the arrival time.
+    pub arrival_time_field: Option<String>,
+}
+
+/// A validated output.
+#[derive(Clone, Debug)]
+pub struct OutputConfig {
+    /// Alias.
+    pub alias: String,
+    /// Where to.
+    pub endpoint: Endpoint,
+    /// Column that receives each row's event time, if any.
+    pub timestamp_field: Option<String>,
+}
+
+/// Why a job could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The job file is not valid.
+    #[error("invalid job file {path}")]
+    Invalid {
+        /// The job file.
+        path: PathBuf,
+        /// Its text, for rendering the diagnostics.
+        text: String,
+        /// What is wrong, with spans into `text`.
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+impl JobConfig {
+    /// Loads and validates a job file; relative paths resolve against its folder.
+    pub fn load(path: &Path) -> Result<JobConfig, JobError> {
+        let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let invalid = |diagnostics: Vec<Diagnostic>| JobError::Invalid {
+            path: path.to_path_buf(),
+            text: text.clone(),
+            diagnostics,
+        };
+        let raw: RawJob = toml::from_str(&text).map_err(|e| {
+            let span = e.span().map(|r| Span::new(r.start, r.end)).unwrap_or_default();
+            invalid(vec![Diagnostic::error(
+                codes::JOB,
+                span,
+                e.message().trim().to_string(),
+            )])
+        })?;
+        let query_path = base.join(&raw.query);
+        let query = std::fs::read_to_string(&query_path).map_err(|source| JobError::Read {
+            path: query_path.clone(),
+            source,
+        })?;
+        let mut job = JobConfig::from_raw(raw, &base, &text).map_err(invalid)?;
+        job.query_path = Some(query_path);
+        job.query = query;
+        Ok(job)
+    }
+
+    /// Validates a parsed job file. `text` is the job file, for spans.
+    pub fn from_raw(raw: RawJob, base: &Path, text: &str) -> Result<JobConfig, Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        let locate = |needle: &str| -> Span {
+            text.find(needle)
+                .map(|i| Span::new(i, i + needle.len()))
+                .unwrap_or_default()
+        };
+        let compat = match raw.compatibility_level.as_deref() {
+            None => CompatLevel::V1_2,
+            Some(level) => CompatLevel::parse(level).unwrap_or_else(|| {
+                errors.push(
+                    Diagnostic::error(
+                        codes::JOB,
+                        locate(level),
+                        format!("unknown compatibility level \"{level}\""),
+                    )
+                    .with_help("Use \"1.0\", \"1.1\" or \"1.2\"."),
+                );
+                CompatLevel::V1_2
+            }),
+        };
+        let on_error = match raw.on_error.as_deref() {
+            None | Some("skip") => ErrorPolicy::Skip,
+            Some("stop") => ErrorPolicy::Stop,
+            Some(other) => {
+                errors.push(
+                    Diagnostic::error(
+                        codes::JOB,
+                        locate(other),
+                        format!("unknown error policy \"{other}\""),
+                    )
+                    .with_help("Use \"skip\" or \"stop\"."),
+                );
+                ErrorPolicy::Skip
+            }
+        };
+        let errors_endpoint = match raw.errors.as_deref() {
+            None | Some("-") => Endpoint::Std,
+            Some(p) => Endpoint::File(base.join(p)),
+        };
+        let mut ordering = EventOrdering::default();
+        if let Some(eo) = raw.event_ordering {
+            if let Some(late) = eo.late_arrival_seconds {
+                ordering.late_arrival_seconds = if late < 0 { None } else { Some(late) };
+            }
+            if let Some(ooo) = eo.out_of_order_seconds {
+                ordering.out_of_order_seconds = ooo.max(0);
+            }
+            match eo.out_of_order_action.as_deref() {
+                None | Some("adjust") => {}
+                Some("drop") => ordering.out_of_order_action = OrderingAction::Drop,
+                Some(other) => errors.push(
+                    Diagnostic::error(
+                        codes::JOB,
+                        locate(other),
+                        format!("unknown out-of-order action \"{other}\""),
+                    )
+                    .with_help("Use \"adjust\" or \"drop\"."),
+                ),
+            }
+        }
+        let mut inputs: Vec<InputConfig> = Vec::new();
+        for input in raw.inputs {
+            let span = locate(&input.alias);
+            if inputs.iter().any(|i| i.alias.eq_ignore_ascii_case(&input.alias)) {
+                errors.push(Diagnostic::error(
+                    codes::JOB,
+                    span,
+                    format!("input \"{}\" is declared twice", input.alias),
+                ));
+                continue;
+            }
+            match validate_input(input, base) {
+                Ok(i) => inputs.push(i),
+                Err(message) => errors.push(Diagnostic::error(codes::JOB, span, message)),
+            }
+        }
+        let mut outputs: Vec<OutputConfig> = Vec::new();
+        for output in raw.outputs {
+            let span = locate(&output.alias);
+            if outputs.iter().any(|o| o.alias.eq_ignore_ascii_case(&output.alias)) {
+                errors.push(Diagnostic::error(
+                    codes::JOB,
+                    span,
+                    format!("output \"{}\" is declared twice", output.alias),
+                ));
+                continue;
+            }
+            let endpoint = match (output.kind.as_deref(), output.path.as_deref()) {
+                (Some("stdout"), _) | (None | Some("file"), Some("-")) => Endpoint::Std,
+                (None | Some("file"), Some(p)) => Endpoint::File(base.join(p)),
+                (None | Some("file"), None) => {
+                    errors.push(Diagnostic::error(
+                        codes::JOB,
+                        span,
+                        format!("output \"{}\" needs a path", output.alias),
+                    ));
+                    continue;
+                }
+                (Some(kind), _) => {
+                    errors.push(
+                        Diagnostic::error(
+                            codes::JOB,
+                            locate(kind),
+                            format!("unknown output kind \"{kind}\""),
+                        )
+                        .with_help("Use \"file\" or \"stdout\"."),
+                    );
+                    continue;
+                }
+            };
+            if let Some(format) = output.format.as_deref() {
+                if !format.eq_ignore_ascii_case("json") {
+                    errors.push(
+                        Diagnostic::error(
+                            codes::JOB,
+                            locate(format),
+                            format!("unsupported output format \"{format}\""),
+                        )
+                        .with_help("Outputs are written as JSON lines (\"json\")."),
+                    );
+                }
+            }
+            outputs.push(OutputConfig {
+                alias: output.alias,
+                endpoint,
+                timestamp_field: output.timestamp_field,
+            });
+        }
+        if errors.is_empty() {
+            Ok(JobConfig {
+                query_path: None,
+                query: String::new(),
+                compat,
+                on_error,
+                errors: errors_endpoint,
+                ordering,
+                inputs,
+                outputs,
+                workers: raw.workers.unwrap_or(1).max(1),
+            })
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// A job from command-line flags: `Alias=path` pairs.
+    pub fn from_flags(
+        query_path: &Path,
+        inputs: &[String],
+        outputs: &[String],
+    ) -> Result<JobConfig, String> {
+        let query = std::fs::read_to_string(query_path)
+            .map_err(|e| format!("cannot read {}: {e}", query_path.display()))?;
+        let mut job = JobConfig {
+            query_path: Some(query_path.to_path_buf()),
+            query,
+            compat: CompatLevel::V1_2,
+            on_error: ErrorPolicy::Skip,
+            errors: Endpoint::Std,
+            ordering: EventOrdering::default(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            workers: 1,
+        };
+        let cwd = Path::new("");
+        for spec in inputs {
+            let (alias, path) = split_flag(spec)?;
+            let raw = RawInput {
+                alias: alias.to_string(),
+                kind: None,
+                path: Some(path.to_string()),
+                format: None,
+                input_type: None,
+                arrival_time_field: None,
+            };
+            job.inputs.push(validate_input(raw, cwd)?);
+        }
+        for spec in outputs {
+            let (alias, path) = split_flag(spec)?;
+            let endpoint = if path == "-" {
+                Endpoint::Std
+            } else {
+                Endpoint::File(PathBuf::from(path))
+            };
+            job.outputs.push(OutputConfig {
+                alias: alias.to_string(),
+                endpoint,
+                timestamp_field: None,
+            });
+        }
+        Ok(job)
+    }
+}
+
+fn split_flag(spec: &str) -> Result<(&str, &str), String> {
+    spec.split_once('=')
+        .filter(|(a, p)| !a.is_empty() && !p.is_empty())
+        .ok_or_else(|| format!("expected Alias=path, found \"{spec}\""))
+}
+
+fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
+    let endpoint = match (input.kind.as_deref(), input.path.as_deref()) {
+        (Some("stdin"), _) | (None | Some("file"), Some("-")) => Endpoint::Std,
+        (None | Some("file"), Some(p)) => Endpoint::File(base.join(p)),
+        (None | Some("file"), None) => {
+            return Err(format!("input \"{}\" needs a path", input.alias))
+        }
+        (Some(kind), _) => {
+            return Err(format!(
+                "unknown input kind \"{kind}\" (use \"file\" or \"stdin\")"
+            ))
+        }
+    };
+    let format = match input.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        Some("json") | Some("jsonl") => Format::Json,
+        Some("csv") => Format::Csv,
+        Some(other) => return Err(format!("unknown input format \"{other}\" (use \"json\" or \"csv\")")),
+        None => match &endpoint {
+            Endpoint::File(p)
+                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
+            {
+                Format::Csv
+            }
+            _ => Format::Json,
+        },
+    };
+    let input_type = match input.input_type.as_deref() {
+        None | Some("stream") => InputType::Stream,
+        Some("reference") => InputType::Reference,
+        Some(other) => {
+            return Err(format!(
+                "unknown input type \"{other}\" (use \"stream\" or \"reference\")"
+            ))
+        }
+    };
+    Ok(InputConfig {
+        alias: input.alias,
+        endpoint,
+        format,
+        input_type,
+        arrival_time_field: input.arrival_time_field,
+    })
+}
+
+impl Catalog for JobConfig {
+    fn input(&self, name: &str) -> Option<InputInfo> {
+        self.inputs
+            .iter()
+            .find(|i| i.alias.eq_ignore_ascii_case(name))
+            .map(|i| InputInfo {
+                name: i.alias.clone(),
+                reference: i.input_type == InputType::Reference,
+            })
+    }
+
+    fn output(&self, name: &str) -> Option<String> {
+        self.outputs
+            .iter()
+            .find(|o| o.alias.eq_ignore_ascii_case(name))
+            .map(|o| o.alias.clone())
+    }
+
+    fn input_names(&self) -> Vec<String> {
+        self.inputs.iter().map(|i| i.alias.clone()).collect()
+    }
+
+    fn output_names(&self) -> Vec<String> {
+        self.outputs.iter().map(|o| o.alias.clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<JobConfig, Vec<Diagnostic>> {
+        let raw: RawJob = toml::from_str(text).map_err(|e| {
+            vec![Diagnostic::error(codes::JOB, Span::default(), e.to_string())]
+        })?;
+        JobConfig::from_raw(raw, Path::new("/jobs/a"), text)
+    }
+
+    #[test]
+    fn paths_resolve_against_the_job_folder() {
+        let job = parse(
+            r#"
+            query = "q.asaql"
+            [[inputs]]
+            alias = "In"
+            path = "data/in.csv"
+            [[outputs]]
+            alias = "Out"
+            path = "-"
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(job.inputs[0].endpoint, Endpoint::File("/jobs/a/data/in.csv".into()));
+        assert_eq!(job.inputs[0].format, Format::Csv);
+        assert_eq!(job.outputs[0].endpoint, Endpoint::Std);
+        assert_eq!(job.ordering, EventOrdering::default());
+        assert!(job.input("in").is_some());
+    }
+
+    #[test]
+    fn bad_settings_are_reported_with_spans() {
+        let text = r#"
+            query = "q.asaql"
+            compatibility_level = "9.9"
+            on_error = "explode"
+            "#;
+        let errors = parse(text).expect_err("invalid");
+        assert_eq!(errors.len(), 2);
+        let span = errors[0].span().expect("span");
+        assert_eq!(&text[span.start..span.end], "9.9");
+    }
+}

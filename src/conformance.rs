@@ -1,0 +1,554 @@
+//! Local test runs over case folders: `eddy test DIR...`.
+//!
+//! A case folder holds `query.asaql`, input files, expected output files and
+//! a `case.json` mapping input aliases to files and outputs to expected
+//! files (the layout of the shared ASA conformance cases; that layout is the
+//! contract). Each case runs as a job over its files and its outputs are
+//! compared with the expectations:
+//!
+//! - absent fields and `null` are alike;
+//! - numbers compare numerically (floats with a relative tolerance);
+//! - strings that are both ISO 8601 datetimes compare as instants;
+//! - rows compare as a multiset, and, unless `order_sensitive` is false, the
+//!   expected order must agree with the event-time order of the rows Eddy
+//!   wrote (rows of one time may come in any order);
+//! - `expected_is_prefix` cases need only contain the expected rows.
+//!
+//! A case whose documentation contradicts itself (`doc_inconsistent`)
+//! passes only through an override file (`<case>.toml` in the overrides
+//! folder) that states the documented rule Eddy follows and the exact
+//! difference: textual fixes to the query, and rows Eddy adds or omits.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Deserialize;
+
+use crate::bind::bind;
+use crate::config::{
+    CompatLevel, Endpoint, ErrorPolicy, EventOrdering, Format, InputConfig, InputType, JobConfig,
+    OrderingAction, OutputConfig,
+};
+use crate::runtime::{run, RunOptions};
+use crate::syntax::parse;
+
+/// The column the harness asks the runtime to fill with each row's time.
+const TIME_FIELD: &str = "__eddy_time";
+
+/// How to run cases.
+#[derive(Clone, Debug, Default)]
+pub struct TestOptions {
+    /// Worker threads per case.
+    pub workers: usize,
+    /// Folder of `<case>.toml` override files.
+    pub overrides: Option<PathBuf>,
+}
+
+/// The result of one case.
+#[derive(Clone, Debug)]
+pub struct CaseResult {
+    /// The case folder's name.
+    pub name: String,
+    /// What happened.
+    pub outcome: Outcome,
+}
+
+/// Pass or fail, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Outputs match.
+    Pass,
+    /// Outputs match the expectation as amended by an override; the rule.
+    PassWithOverride(String),
+    /// Outputs differ, or the case could not run; a readable report.
+    Fail(String),
+}
+
+impl Outcome {
+    /// True for either kind of pass.
+    pub fn passed(&self) -> bool {
+        !matches!(self, Outcome::Fail(_))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CaseFile {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    inputs: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    outputs: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    reference_inputs: Vec<String>,
+    #[serde(default)]
+    compat_level: Option<String>,
+    #[serde(default)]
+    alt_expected: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    event_ordering: Option<CaseOrdering>,
+    #[serde(default)]
+    arrival_time_field: Option<String>,
+    #[serde(default)]
+    order_sensitive: Option<bool>,
+    #[serde(default)]
+    expected_is_prefix: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CaseOrdering {
+    late_arrival_tolerance_seconds: Option<i64>,
+    out_of_order_tolerance_seconds: Option<i64>,
+    out_of_order_action: Option<String>,
+}
+
+/// An override for a `doc_inconsistent` case.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Override {
+    /// The documented rule Eddy follows.
+    rule: String,
+    /// How the printed output differs from what Eddy writes.
+    difference: String,
+    #[serde(default)]
+    query_fix: Vec<QueryFix>,
+    #[serde(default)]
+    extra_rows: Vec<RowChange>,
+    #[serde(default)]
+    missing_rows: Vec<RowChange>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueryFix {
+    find: String,
+    replace: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RowChange {
+    output: String,
+    row: String,
+}
+
+static SCRATCH_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Runs one case folder.
+pub fn run_case(dir: &Path, options: &TestOptions) -> CaseResult {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string());
+    let outcome = match try_case(dir, &name, options) {
+        Ok(outcome) => outcome,
+        Err(reason) => Outcome::Fail(reason),
+    };
+    CaseResult { name, outcome }
+}
+
+fn try_case(dir: &Path, name: &str, options: &TestOptions) -> Result<Outcome, String> {
+    let case_text = std::fs::read_to_string(dir.join("case.json"))
+        .map_err(|e| format!("cannot read case.json: {e}"))?;
+    let case: CaseFile =
+        serde_json::from_str(&case_text).map_err(|e| format!("invalid case.json: {e}"))?;
+    let mut query = std::fs::read_to_string(dir.join("query.asaql"))
+        .map_err(|e| format!("cannot read query.asaql: {e}"))?;
+
+    let override_file = options
+        .overrides
+        .as_ref()
+        .map(|o| o.join(format!("{name}.toml")))
+        .filter(|p| p.exists());
+    let amendment: Option<Override> = match &override_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let parsed: Override = toml::from_str(&text)
+                .map_err(|e| format!("invalid override {}: {e}", path.display()))?;
+            if case.status != "doc_inconsistent" {
+                return Err(format!(
+                    "{} overrides a case whose status is \"{}\"; only doc_inconsistent cases may be overridden",
+                    path.display(),
+                    case.status
+                ));
+            }
+            if parsed.rule.trim().is_empty() || parsed.difference.trim().is_empty() {
+                return Err(format!("{} must state the rule and the difference", path.display()));
+            }
+            for fix in &parsed.query_fix {
+                if !query.contains(&fix.find) {
+                    return Err(format!(
+                        "override query_fix text not found in the query: {:?}",
+                        fix.find
+                    ));
+                }
+                query = query.replacen(&fix.find, &fix.replace, 1);
+            }
+            Some(parsed)
+        }
+        None => None,
+    };
+
+    let base_level = case.compat_level.clone().unwrap_or_else(|| "1.2".to_string());
+    let mut runs: Vec<(String, Vec<(String, PathBuf)>)> = vec![(
+        base_level,
+        case.outputs
+            .iter()
+            .filter_map(|(alias, file)| Some((alias.clone(), dir.join(file.as_str()?))))
+            .collect(),
+    )];
+    for (level, file) in &case.alt_expected {
+        let Some(file) = file.as_str() else { continue };
+        // An alternative file is for the case's single output.
+        if let Some((alias, _)) = case.outputs.iter().next() {
+            runs.push((level.clone(), vec![(alias.clone(), dir.join(file))]));
+        }
+    }
+
+    let mut report = String::new();
+    for (level, expectations) in &runs {
+        let compat = CompatLevel::parse(level)
+            .ok_or_else(|| format!("unknown compat level \"{level}\" in case.json"))?;
+        if let Some(problem) =
+            run_at_level(dir, &case, &query, compat, expectations, amendment.as_ref(), options)?
+        {
+            let _ = writeln!(report, "at compatibility level {level}:\n{problem}");
+        }
+    }
+    if !report.is_empty() {
+        return Ok(Outcome::Fail(report));
+    }
+    Ok(match amendment {
+        Some(o) => Outcome::PassWithOverride(format!("{} ({})", o.rule.trim(), o.difference.trim())),
+        None => Outcome::Pass,
+    })
+}
+
+/// Runs the case once; `Ok(Some(report))` when outputs differ.
+fn run_at_level(
+    dir: &Path,
+    case: &CaseFile,
+    query: &str,
+    compat: CompatLevel,
+    expectations: &[(String, PathBuf)],
+    amendment: Option<&Override>,
+    options: &TestOptions,
+) -> Result<Option<String>, String> {
+    let scratch = std::env::temp_dir().join(format!(
+        "eddy-test-{}-{}",
+        std::process::id(),
+        SCRATCH_COUNTER.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let result = run_in(dir, case, query, compat, expectations, amendment, options, &scratch);
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_in(
+    dir: &Path,
+    case: &CaseFile,
+    query: &str,
+    compat: CompatLevel,
+    expectations: &[(String, PathBuf)],
+    amendment: Option<&Override>,
+    options: &TestOptions,
+    scratch: &Path,
+) -> Result<Option<String>, String> {
+    let mut ordering = EventOrdering::default();
+    if let Some(eo) = &case.event_ordering {
+        if let Some(late) = eo.late_arrival_tolerance_seconds {
+            ordering.late_arrival_seconds = (late >= 0).then_some(late);
+        }
+        if let Some(ooo) = eo.out_of_order_tolerance_seconds {
+            ordering.out_of_order_seconds = ooo.max(0);
+        }
+        if eo.out_of_order_action.as_deref() == Some("drop") {
+            ordering.out_of_order_action = OrderingAction::Drop;
+        }
+    }
+    let inputs = case
+        .inputs
+        .iter()
+        .map(|(alias, file)| InputConfig {
+            alias: alias.clone(),
+            endpoint: Endpoint::File(dir.join(file.as_str().unwrap_or_default())),
+            format: Format::Json,
+            input_type: if case.reference_inputs.iter().any(|r| r.eq_ignore_ascii_case(alias)) {
+                InputType::Reference
+            } else {
+                InputType::Stream
+            },
+            arrival_time_field: case.arrival_time_field.clone(),
+        })
+        .collect();
+    let outputs = case
+        .outputs
+        .keys()
+        .map(|alias| OutputConfig {
+            alias: alias.clone(),
+            endpoint: Endpoint::File(scratch.join(format!("{alias}.jsonl"))),
+            timestamp_field: Some(TIME_FIELD.to_string()),
+        })
+        .collect();
+    let job = JobConfig {
+        query_path: Some(dir.join("query.asaql")),
+        query: query.to_string(),
+        compat,
+        on_error: ErrorPolicy::Skip,
+        errors: Endpoint::File(scratch.join("errors.jsonl")),
+        ordering,
+        inputs,
+        outputs,
+        workers: options.workers.max(1),
+    };
+    let script = parse(query).map_err(|d| {
+        format!(
+            "query does not parse:\n{}",
+            crate::cli::report::render("query.asaql", query, &d.0)
+        )
+    })?;
+    let plan = bind(&script, &job).map_err(|d| {
+        format!(
+            "query does not bind:\n{}",
+            crate::cli::report::render("query.asaql", query, &d.0)
+        )
+    })?;
+    run(
+        &job,
+        plan,
+        &RunOptions {
+            workers: job.workers,
+            progress: false,
+        },
+    )
+    .map_err(|e| format!("run failed: {e}"))?;
+
+    let mut problems = String::new();
+    for (alias, expected_path) in expectations {
+        let expected_text = std::fs::read_to_string(expected_path)
+            .map_err(|e| format!("cannot read {}: {e}", expected_path.display()))?;
+        let mut expected = parse_rows(&expected_text)
+            .map_err(|e| format!("{}: {e}", expected_path.display()))?;
+        if let Some(o) = amendment {
+            for change in o.missing_rows.iter().filter(|c| c.output.eq_ignore_ascii_case(alias)) {
+                let row = parse_row(&change.row)?;
+                let position = expected
+                    .iter()
+                    .position(|r| rows_equal(r, &row, DEFAULT_TOLERANCE))
+                    .ok_or_else(|| format!("override missing_rows names a row not in the expected output: {}", change.row))?;
+                expected.remove(position);
+            }
+            for change in o.extra_rows.iter().filter(|c| c.output.eq_ignore_ascii_case(alias)) {
+                expected.push(parse_row(&change.row)?);
+            }
+        }
+        let actual_path = scratch.join(format!("{alias}.jsonl"));
+        let actual_text = std::fs::read_to_string(&actual_path).unwrap_or_default();
+        let actual = parse_rows(&actual_text).map_err(|e| format!("output {alias}: {e}"))?;
+        let comparison = Comparison {
+            order_sensitive: case.order_sensitive.unwrap_or(true),
+            prefix: case.expected_is_prefix.unwrap_or(false),
+            tolerance: DEFAULT_TOLERANCE,
+        };
+        if let Some(diff) = comparison.compare(&expected, actual) {
+            let _ = writeln!(problems, "  output {alias}:\n{diff}");
+        }
+    }
+    Ok((!problems.is_empty()).then_some(problems))
+}
+
+const DEFAULT_TOLERANCE: f64 = 1e-9;
+
+type JsonRow = serde_json::Map<String, serde_json::Value>;
+
+fn parse_rows(text: &str) -> Result<Vec<JsonRow>, String> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(parse_row)
+        .collect()
+}
+
+fn parse_row(line: &str) -> Result<JsonRow, String> {
+    match serde_json::from_str::<serde_json::Value>(line) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(format!("expected a JSON object: {line}")),
+        Err(e) => Err(format!("invalid JSON ({e}): {line}")),
+    }
+}
+
+struct Comparison {
+    order_sensitive: bool,
+    prefix: bool,
+    tolerance: f64,
+}
+
+impl Comparison {
+    /// `None` when `actual` satisfies `expected`; otherwise a readable diff.
+    fn compare(&self, expected: &[JsonRow], actual: Vec<JsonRow>) -> Option<String> {
+        let actual: Vec<(Option<String>, JsonRow)> = actual
+            .into_iter()
+            .map(|mut row| {
+                let time = row
+                    .remove(TIME_FIELD)
+                    .and_then(|t| t.as_str().map(str::to_string));
+                (time, row)
+            })
+            .collect();
+        let mut used = vec![false; actual.len()];
+        let mut matched_times: Vec<Option<String>> = Vec::new();
+        let mut unmatched_expected = Vec::new();
+        for row in expected {
+            let found = actual
+                .iter()
+                .enumerate()
+                .position(|(i, (_, a))| !used[i] && rows_equal(row, a, self.tolerance));
+            match found {
+                Some(i) => {
+                    used[i] = true;
+                    matched_times.push(actual[i].0.clone());
+                }
+                None => unmatched_expected.push(row),
+            }
+        }
+        let unmatched_actual: Vec<&JsonRow> = actual
+            .iter()
+            .zip(&used)
+            .filter(|(_, u)| !**u)
+            .map(|((_, a), _)| a)
+            .collect();
+        let mut diff = String::new();
+        for row in &unmatched_expected {
+            let _ = writeln!(diff, "    - expected {}", serde_json::Value::Object((*row).clone()));
+        }
+        if !self.prefix {
+            for row in &unmatched_actual {
+                let _ = writeln!(diff, "    + actual   {}", serde_json::Value::Object((*row).clone()));
+            }
+        }
+        if diff.is_empty() && self.order_sensitive {
+            let times: Vec<&str> = matched_times.iter().flatten().map(String::as_str).collect();
+            if let Some(w) = times.windows(2).find(|w| w[0] > w[1]) {
+                let _ = writeln!(
+                    diff,
+                    "    rows are in a different order: a row at {} is expected before a row at {}",
+                    w[0], w[1]
+                );
+            }
+        }
+        (!diff.is_empty()).then_some(diff)
+    }
+}
+
+fn rows_equal(expected: &JsonRow, actual: &JsonRow, tolerance: f64) -> bool {
+    let present = |row: &JsonRow| -> Vec<(String, serde_json::Value)> {
+        let mut fields: Vec<(String, serde_json::Value)> = row
+            .iter()
+            .filter(|(k, v)| !v.is_null() && k.as_str() != TIME_FIELD)
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        fields
+    };
+    let e = present(expected);
+    let a = present(actual);
+    e.len() == a.len()
+        && e.iter()
+            .zip(&a)
+            .all(|((ek, ev), (ak, av))| ek == ak && values_equal(ev, av, tolerance))
+}
+
+fn values_equal(expected: &serde_json::Value, actual: &serde_json::Value, tolerance: f64) -> bool {
+    use serde_json::Value as J;
+    match (expected, actual) {
+        (J::Number(e), J::Number(a)) => match (e.as_i64(), a.as_i64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => {
+                let (x, y) = (e.as_f64().unwrap_or(f64::NAN), a.as_f64().unwrap_or(f64::NAN));
+                x == y || (x - y).abs() <= tolerance * x.abs().max(y.abs())
+            }
+        },
+        (J::String(e), J::String(a)) => {
+            e == a
+                || match (
+                    crate::types::DateTime::parse(e),
+                    crate::types::DateTime::parse(a),
+                ) {
+                    (Some(x), Some(y)) => x == y,
+                    _ => false,
+                }
+        }
+        (J::Array(e), J::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(x, y)| values_equal(x, y, tolerance))
+        }
+        (J::Object(e), J::Object(a)) => rows_equal(e, a, tolerance),
+        (e, a) => e == a,
+    }
+}
+
+/// Runs every case folder and returns the results in order.
+pub fn run_cases(dirs: &[PathBuf], options: &TestOptions) -> Vec<CaseResult> {
+    dirs.iter().map(|d| run_case(d, options)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(text: &str) -> JsonRow {
+        parse_row(text).expect("row")
+    }
+
+    #[test]
+    fn null_and_absent_are_alike_and_datetimes_compare_as_instants() {
+        assert!(rows_equal(
+            &row(r#"{"a": 1, "b": null, "t": "2021-10-26T10:15:15"}"#),
+            &row(r#"{"a": 1.0, "t": "2021-10-26T10:15:15.0000000Z"}"#),
+            DEFAULT_TOLERANCE
+        ));
+        assert!(!rows_equal(&row(r#"{"a": 1}"#), &row(r#"{"a": 2}"#), DEFAULT_TOLERANCE));
+        assert!(!rows_equal(&row(r#"{"a": "1"}"#), &row(r#"{"a": 1}"#), DEFAULT_TOLERANCE));
+    }
+
+    #[test]
+    fn order_is_checked_against_event_time() {
+        let expected = vec![row(r#"{"a": 1}"#), row(r#"{"a": 2}"#)];
+        let in_order = vec![
+            row(r#"{"a": 1, "__eddy_time": "2020-01-01T00:00:01.0000000Z"}"#),
+            row(r#"{"a": 2, "__eddy_time": "2020-01-01T00:00:02.0000000Z"}"#),
+        ];
+        let reversed = vec![
+            row(r#"{"a": 2, "__eddy_time": "2020-01-01T00:00:01.0000000Z"}"#),
+            row(r#"{"a": 1, "__eddy_time": "2020-01-01T00:00:02.0000000Z"}"#),
+        ];
+        let strict = Comparison {
+            order_sensitive: true,
+            prefix: false,
+            tolerance: DEFAULT_TOLERANCE,
+        };
+        assert_eq!(strict.compare(&expected, in_order), None);
+        assert!(strict.compare(&expected, reversed.clone()).is_some());
+        let loose = Comparison {
+            order_sensitive: false,
+            ..strict
+        };
+        assert_eq!(loose.compare(&expected, reversed), None);
+    }
+
+    #[test]
+    fn missing_and_extra_rows_are_shown() {
+        let c = Comparison {
+            order_sensitive: false,
+            prefix: false,
+            tolerance: DEFAULT_TOLERANCE,
+        };
+        let diff = c
+            .compare(&[row(r#"{"a": 1}"#)], vec![row(r#"{"a": 3}"#)])
+            .expect("differs");
+        assert!(diff.contains("- expected {\"a\":1}"), "{diff}");
+        assert!(diff.contains("+ actual   {\"a\":3}"), "{diff}");
+    }
+}

@@ -1,0 +1,400 @@
+//! Files and standard streams: JSON lines, a JSON array, or CSV with a
+//! header row in; JSON lines out.
+//!
+//! Readers stream: a JSON-lines or CSV file is read one event at a time, so
+//! an input larger than memory is fine. A file whose first non-blank
+//! character is `[` is read as one JSON array. Values keep their JSON type;
+//! CSV fields are typed by their text (see docs/semantics.md): an integer
+//! reads as bigint, a decimal as float, an empty field as NULL, anything
+//! else as nvarchar(max).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::Path;
+
+use crate::config::{Endpoint, Format};
+use crate::connectors::{reasons, truncate_raw, BadEvent, Decoded};
+use crate::types::{Name, Record, Row, Value};
+
+/// Reads events from a file or standard input.
+pub struct EventReader {
+    inner: ReaderKind,
+    lower_case_names: bool,
+    bool_as_bit: bool,
+}
+
+enum ReaderKind {
+    JsonLines {
+        lines: Box<dyn BufRead + Send>,
+        line_no: usize,
+        buffer: String,
+    },
+    JsonArray {
+        items: std::vec::IntoIter<(usize, serde_json::Value)>,
+    },
+    Csv {
+        reader: csv::Reader<Box<dyn Read + Send>>,
+        header: Vec<Name>,
+        record: csv::StringRecord,
+    },
+    Done,
+}
+
+/// How values are read (compatibility level, §9).
+#[derive(Clone, Copy, Debug)]
+pub struct ReadOptions {
+    /// Compat 1.0 lower-cases field names.
+    pub lower_case_names: bool,
+    /// Compat 1.2 reads JSON booleans as bit; earlier levels as bigint.
+    pub bool_as_bit: bool,
+}
+
+impl EventReader {
+    /// Opens `endpoint` in `format`. Errors name the file.
+    pub fn open(endpoint: &Endpoint, format: Format, options: ReadOptions) -> io::Result<Self> {
+        let raw: Box<dyn Read + Send> = match endpoint {
+            Endpoint::Std => Box::new(io::stdin()),
+            Endpoint::File(path) => Box::new(open_file(path)?),
+        };
+        Self::from_reader(raw, format, options)
+    }
+
+    /// Reads events from any byte stream.
+    pub fn from_reader(
+        raw: Box<dyn Read + Send>,
+        format: Format,
+        options: ReadOptions,
+    ) -> io::Result<Self> {
+        let inner = match format {
+            Format::Json => {
+                let mut buffered = BufReader::with_capacity(1 << 16, raw);
+                if starts_with_bracket(&mut buffered)? {
+                    read_json_array(buffered)?
+                } else {
+                    ReaderKind::JsonLines {
+                        lines: Box::new(buffered),
+                        line_no: 0,
+                        buffer: String::new(),
+                    }
+                }
+            }
+            Format::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .flexible(true)
+                    .has_headers(true)
+                    .from_reader(raw);
+                let header = reader
+                    .headers()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| {
+                        let h = h.trim();
+                        if h.is_empty() {
+                            Name::from(format!("column{}", i + 1))
+                        } else {
+                            Name::from(h)
+                        }
+                    })
+                    .collect();
+                ReaderKind::Csv {
+                    reader,
+                    header,
+                    record: csv::StringRecord::new(),
+                }
+            }
+        };
+        Ok(EventReader {
+            inner,
+            lower_case_names: options.lower_case_names,
+            bool_as_bit: options.bool_as_bit,
+        })
+    }
+
+    /// The next event, `None` at end of input. I/O errors end the input.
+    pub fn next_event(&mut self) -> io::Result<Option<Decoded>> {
+        let bool_as_bit = self.bool_as_bit;
+        let decoded = match &mut self.inner {
+            ReaderKind::Done => return Ok(None),
+            ReaderKind::JsonLines {
+                lines,
+                line_no,
+                buffer,
+            } => loop {
+                buffer.clear();
+                if lines.read_line(buffer)? == 0 {
+                    self.inner = ReaderKind::Done;
+                    return Ok(None);
+                }
+                *line_no += 1;
+                let text = buffer.trim();
+                if text.is_empty() {
+                    continue;
+                }
+                break decode_json_object(text, *line_no, bool_as_bit);
+            },
+            ReaderKind::JsonArray { items } => match items.next() {
+                None => {
+                    self.inner = ReaderKind::Done;
+                    return Ok(None);
+                }
+                Some((index, json)) => json_to_row(json, bool_as_bit).map_err(|message| BadEvent {
+                    position: format!("array element {index}"),
+                    reason: reasons::INVALID_DATA,
+                    message,
+                    raw: String::new(),
+                }),
+            },
+            ReaderKind::Csv {
+                reader,
+                header,
+                record,
+            } => match reader.read_record(record) {
+                Ok(false) => {
+                    self.inner = ReaderKind::Done;
+                    return Ok(None);
+                }
+                Ok(true) => {
+                    let line = record.position().map_or(0, |p| p.line());
+                    if record.len() != header.len() {
+                        Err(BadEvent {
+                            position: format!("line {line}"),
+                            reason: reasons::MISSING_COLUMNS,
+                            message: format!(
+                                "expected {} fields as in the header, found {}",
+                                header.len(),
+                                record.len()
+                            ),
+                            raw: truncate_raw(&record.iter().collect::<Vec<_>>().join(",")),
+                        })
+                    } else {
+                        let mut row = Record::with_capacity(header.len());
+                        for (name, field) in header.iter().zip(record.iter()) {
+                            row.set(name.clone(), csv_value(field));
+                        }
+                        Ok(row)
+                    }
+                }
+                Err(e) => {
+                    let position = e
+                        .position()
+                        .map_or_else(|| "unknown line".to_string(), |p| format!("line {}", p.line()));
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        return Err(io::Error::other(e.to_string()));
+                    }
+                    Err(BadEvent {
+                        position,
+                        reason: reasons::INVALID_DATA,
+                        message: e.to_string(),
+                        raw: String::new(),
+                    })
+                }
+            },
+        };
+        Ok(Some(match decoded {
+            Ok(row) if self.lower_case_names => Ok(lower_case(row)),
+            other => other,
+        }))
+    }
+}
+
+fn open_file(path: &Path) -> io::Result<File> {
+    File::open(path).map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))
+}
+
+fn starts_with_bracket(reader: &mut BufReader<Box<dyn Read + Send>>) -> io::Result<bool> {
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(false);
+        }
+        // Skip a UTF-8 byte-order mark and whitespace.
+        let skip = buf
+            .iter()
+            .take_while(|b| b.is_ascii_whitespace() || matches!(b, 0xEF | 0xBB | 0xBF))
+            .count();
+        if skip < buf.len() {
+            let first = buf[skip];
+            reader.consume(skip);
+            return Ok(first == b'[');
+        }
+        let n = buf.len();
+        reader.consume(n);
+    }
+}
+
+fn read_json_array(mut reader: BufReader<Box<dyn Read + Send>>) -> io::Result<ReaderKind> {
+    let mut text = String::new();
+    reader.read_to_string(&mut text)?;
+    let items: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("the input is a JSON array that does not parse: {e}"),
+        )
+    })?;
+    Ok(ReaderKind::JsonArray {
+        items: items.into_iter().enumerate().collect::<Vec<_>>().into_iter(),
+    })
+}
+
+fn decode_json_object(text: &str, line_no: usize, bool_as_bit: bool) -> Decoded {
+    let bad = |message: String| BadEvent {
+        position: format!("line {line_no}"),
+        reason: reasons::INVALID_DATA,
+        message,
+        raw: truncate_raw(text),
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    json_to_row(json, bool_as_bit).map_err(bad)
+}
+
+fn json_to_row(json: serde_json::Value, bool_as_bit: bool) -> Result<Row, String> {
+    match Value::from_json(json, bool_as_bit) {
+        Value::Record(record) => Ok(record),
+        other => Err(format!(
+            "expected a JSON object, found {}",
+            other.data_type().map_or("null", |t| t.name())
+        )),
+    }
+}
+
+/// Types a CSV field by its text (docs/semantics.md, "CSV input").
+pub fn csv_value(field: &str) -> Value {
+    if field.is_empty() {
+        return Value::Null;
+    }
+    let trimmed = field.trim();
+    if let Ok(i) = trimmed.parse::<i64>() {
+        return Value::Bigint(i);
+    }
+    let looks_numeric = trimmed
+        .bytes()
+        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+        && trimmed.bytes().any(|b| b.is_ascii_digit());
+    if looks_numeric {
+        if let Ok(f) = trimmed.parse::<f64>() {
+            if f.is_finite() {
+                return Value::Float(f);
+            }
+        }
+    }
+    Value::String(field.to_string())
+}
+
+fn lower_case(row: Row) -> Row {
+    Record::from_fields(
+        row.into_fields()
+            .into_iter()
+            .map(|(n, v)| (Name::from(n.to_lowercase()), v)),
+    )
+}
+
+/// Writes rows as JSON lines.
+pub struct JsonLinesWriter {
+    out: Box<dyn Write + Send>,
+    line: Vec<u8>,
+}
+
+impl JsonLinesWriter {
+    /// Creates (truncates) the file, or writes to standard output.
+    pub fn create(endpoint: &Endpoint) -> io::Result<Self> {
+        let out: Box<dyn Write + Send> = match endpoint {
+            Endpoint::Std => Box::new(io::BufWriter::new(io::stdout())),
+            Endpoint::File(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent)?;
+                }
+                let file = File::create(path).map_err(|e| {
+                    io::Error::new(e.kind(), format!("cannot create {}: {e}", path.display()))
+                })?;
+                Box::new(io::BufWriter::with_capacity(1 << 16, file))
+            }
+        };
+        Ok(JsonLinesWriter {
+            out,
+            line: Vec::with_capacity(256),
+        })
+    }
+
+    /// Writes to any byte sink.
+    pub fn from_writer(out: Box<dyn Write + Send>) -> Self {
+        JsonLinesWriter {
+            out,
+            line: Vec::new(),
+        }
+    }
+
+    /// Writes one row as a JSON object on its own line.
+    pub fn write_row(&mut self, row: &Row) -> io::Result<()> {
+        self.write_json(&row.to_json())
+    }
+
+    /// Writes one JSON value on its own line.
+    pub fn write_json(&mut self, json: &serde_json::Value) -> io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, json).map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)
+    }
+
+    /// Flushes buffered lines.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTS: ReadOptions = ReadOptions {
+        lower_case_names: false,
+        bool_as_bit: true,
+    };
+
+    fn read_all(text: &str, format: Format) -> Vec<Decoded> {
+        let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(text.as_bytes().to_vec()));
+        let mut reader = EventReader::from_reader(raw, format, OPTS).expect("opens");
+        let mut out = Vec::new();
+        while let Some(item) = reader.next_event().expect("reads") {
+            out.push(item);
+        }
+        out
+    }
+
+    #[test]
+    fn json_lines_keep_good_lines_and_report_bad_ones() {
+        let items = read_all("{\"a\":1}\n\nnot json\n[1]\n{\"a\":2}\n", Format::Json);
+        assert_eq!(items.len(), 4);
+        assert_eq!(items[0].as_ref().expect("ok").get("a"), Some(&Value::Bigint(1)));
+        let bad = items[1].as_ref().expect_err("bad");
+        assert_eq!(bad.position, "line 3");
+        assert_eq!(bad.reason, reasons::INVALID_DATA);
+        assert_eq!(bad.raw, "not json");
+        assert!(items[2].as_ref().expect_err("bad").message.contains("expected a JSON object"));
+        assert!(items[3].is_ok());
+    }
+
+    #[test]
+    fn json_array_is_read_whole() {
+        let items = read_all(" [ {\"a\":1}, {\"a\":2} ]", Format::Json);
+        assert_eq!(items.len(), 2);
+        assert!(items.iter().all(Result::is_ok));
+    }
+
+    #[test]
+    fn csv_types_fields_by_text_and_reports_wrong_column_counts() {
+        let items = read_all("id,temp,name,empty\n1,2.5,abc,\n2,3\n3,1e3,x y,z\n", Format::Csv);
+        assert_eq!(items.len(), 3);
+        let row = items[0].as_ref().expect("ok");
+        assert_eq!(row.get("id"), Some(&Value::Bigint(1)));
+        assert_eq!(row.get("temp"), Some(&Value::Float(2.5)));
+        assert_eq!(row.get("name"), Some(&Value::str("abc")));
+        assert_eq!(row.get("empty"), Some(&Value::Null));
+        let bad = items[1].as_ref().expect_err("bad");
+        assert_eq!(bad.reason, reasons::MISSING_COLUMNS);
+        assert_eq!(bad.position, "line 3");
+        assert_eq!(items[2].as_ref().expect("ok").get("temp"), Some(&Value::Float(1000.0)));
+    }
+}

@@ -1,0 +1,285 @@
+//! Bound scalar expressions and their evaluation over one row.
+//!
+//! The binder produces [`ScalarExpr`] trees; [`eval`] computes one for a
+//! row at an event time. Evaluation never panics: a failed cast, a bad
+//! argument or an overflow is an [`EvalError`] that the caller routes to the
+//! job's error output (ASA-SEMANTICS.md §9).
+
+use std::fmt;
+
+use crate::expr::functions::Builtin;
+use crate::expr::{cast, ops, EvalError};
+use crate::syntax::ast::{BinaryOp, UnaryOp};
+use crate::types::{DataType, DateTime, Name, Row, Value};
+
+/// A bound scalar expression.
+#[derive(Clone, Debug)]
+pub enum ScalarExpr {
+    /// A constant.
+    Literal(Value),
+    /// A top-level column of the current row (case-insensitive; NULL if missing).
+    Column(Name),
+    /// A double-quoted name: the column if the row has it, else the string
+    /// itself (ASA-SEMANTICS.md §13.8).
+    ColumnOrString(Name),
+    /// A field of a record value (`a.b`), or an element of an array for a
+    /// numeric name (`a.[0]`); NULL when absent.
+    Field(Box<ScalarExpr>, Name),
+    /// A unary operator.
+    Unary(UnaryOp, Box<ScalarExpr>),
+    /// A binary operator.
+    Binary(BinaryOp, Box<ScalarExpr>, Box<ScalarExpr>),
+    /// `[NOT] LIKE`.
+    Like {
+        /// Tested value.
+        expr: Box<ScalarExpr>,
+        /// Pattern.
+        pattern: Box<ScalarExpr>,
+        /// `NOT LIKE`.
+        negated: bool,
+    },
+    /// `[NOT] BETWEEN` (inclusive).
+    Between {
+        /// Tested value.
+        expr: Box<ScalarExpr>,
+        /// Lower bound.
+        low: Box<ScalarExpr>,
+        /// Upper bound.
+        high: Box<ScalarExpr>,
+        /// `NOT BETWEEN`.
+        negated: bool,
+    },
+    /// `[NOT] IN (list)`.
+    InList {
+        /// Tested value.
+        expr: Box<ScalarExpr>,
+        /// Candidates.
+        list: Vec<ScalarExpr>,
+        /// `NOT IN`.
+        negated: bool,
+    },
+    /// `IS [NOT] NULL`.
+    IsNull {
+        /// Tested value.
+        expr: Box<ScalarExpr>,
+        /// `IS NOT NULL`.
+        negated: bool,
+    },
+    /// Searched `CASE` (the simple form is rewritten to equalities).
+    Case {
+        /// `(WHEN, THEN)` pairs.
+        whens: Vec<(ScalarExpr, ScalarExpr)>,
+        /// `ELSE` (NULL when absent).
+        otherwise: Box<ScalarExpr>,
+    },
+    /// `CAST` or `TRY_CAST`.
+    Cast {
+        /// Converted value.
+        expr: Box<ScalarExpr>,
+        /// Target type.
+        ty: DataType,
+        /// NULL instead of an error.
+        try_cast: bool,
+    },
+    /// A built-in scalar function.
+    Call {
+        /// The function.
+        function: &'static Builtin,
+        /// Arguments (a date-part word arrives as a string literal).
+        args: Vec<ScalarExpr>,
+    },
+    /// `System.Timestamp()`: the row's event time.
+    SystemTimestamp,
+}
+
+
+impl fmt::Display for ScalarExpr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScalarExpr::Literal(Value::String(s)) => write!(f, "'{}'", s.replace('\'', "''")),
+            ScalarExpr::Literal(Value::Null) => f.write_str("NULL"),
+            ScalarExpr::Literal(v) => write!(f, "{}", v.to_json()),
+            ScalarExpr::Column(name) => write!(f, "[{name}]"),
+            ScalarExpr::ColumnOrString(name) => write!(f, "\"{name}\""),
+            ScalarExpr::Field(base, name) => write!(f, "{base}.[{name}]"),
+            ScalarExpr::Unary(op, e) => {
+                let sym = match op {
+                    UnaryOp::Neg => "-",
+                    UnaryOp::Plus => "+",
+                    UnaryOp::Not => "NOT ",
+                    UnaryOp::BitNot => "~",
+                };
+                write!(f, "{sym}({e})")
+            }
+            ScalarExpr::Binary(op, l, r) => write!(f, "({l} {} {r})", op.symbol()),
+            ScalarExpr::Like {
+                expr,
+                pattern,
+                negated,
+            } => write!(f, "({expr} {}LIKE {pattern})", not(*negated)),
+            ScalarExpr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => write!(f, "({expr} {}BETWEEN {low} AND {high})", not(*negated)),
+            ScalarExpr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let items: Vec<String> = list.iter().map(|e| e.to_string()).collect();
+                write!(f, "({expr} {}IN ({}))", not(*negated), items.join(", "))
+            }
+            ScalarExpr::IsNull { expr, negated } => {
+                write!(f, "({expr} IS {}NULL)", not(*negated))
+            }
+            ScalarExpr::Case { whens, otherwise } => {
+                f.write_str("CASE")?;
+                for (w, t) in whens {
+                    write!(f, " WHEN {w} THEN {t}")?;
+                }
+                write!(f, " ELSE {otherwise} END")
+            }
+            ScalarExpr::Cast { expr, ty, try_cast } => {
+                let kw = if *try_cast { "TRY_CAST" } else { "CAST" };
+                write!(f, "{kw}({expr} AS {ty})")
+            }
+            ScalarExpr::Call { function, args } => {
+                let items: Vec<String> = args.iter().map(|e| e.to_string()).collect();
+                write!(f, "{}({})", function.name, items.join(", "))
+            }
+            ScalarExpr::SystemTimestamp => f.write_str("System.Timestamp()"),
+        }
+    }
+}
+
+fn not(negated: bool) -> &'static str {
+    if negated {
+        "NOT "
+    } else {
+        ""
+    }
+}
+
+/// What an expression can see besides the row.
+#[derive(Clone, Copy, Debug)]
+pub struct EvalContext {
+    /// `System.Timestamp()`: the row's event time.
+    pub timestamp: DateTime,
+}
+
+/// Evaluates `expr` over `row`.
+pub fn eval(expr: &ScalarExpr, row: &Row, ctx: &EvalContext) -> Result<Value, EvalError> {
+    Ok(match expr {
+        ScalarExpr::Literal(v) => v.clone(),
+        ScalarExpr::Column(name) => row.get(name).cloned().unwrap_or(Value::Null),
+        ScalarExpr::ColumnOrString(name) => match row.get(name) {
+            Some(v) => v.clone(),
+            None => Value::String(name.to_string()),
+        },
+        ScalarExpr::Field(base, name) => field(eval(base, row, ctx)?, name),
+        ScalarExpr::Unary(op, e) => ops::unary(*op, &eval(e, row, ctx)?)?,
+        ScalarExpr::Binary(BinaryOp::And, l, r) => {
+            let left = eval(l, row, ctx)?;
+            if matches!(left, Value::Bit(false)) {
+                return Ok(Value::Bit(false));
+            }
+            ops::binary(BinaryOp::And, &left, &eval(r, row, ctx)?)?
+        }
+        ScalarExpr::Binary(BinaryOp::Or, l, r) => {
+            let left = eval(l, row, ctx)?;
+            if matches!(left, Value::Bit(true)) {
+                return Ok(Value::Bit(true));
+            }
+            ops::binary(BinaryOp::Or, &left, &eval(r, row, ctx)?)?
+        }
+        ScalarExpr::Binary(op, l, r) => ops::binary(*op, &eval(l, row, ctx)?, &eval(r, row, ctx)?)?,
+        ScalarExpr::Like {
+            expr,
+            pattern,
+            negated,
+        } => {
+            let matched = ops::like(&eval(expr, row, ctx)?, &eval(pattern, row, ctx)?)?;
+            negate_if(matched, *negated)?
+        }
+        ScalarExpr::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => {
+            let value = eval(expr, row, ctx)?;
+            let low = eval(low, row, ctx)?;
+            let high = eval(high, row, ctx)?;
+            let above = ops::binary(BinaryOp::GtEq, &value, &low)?;
+            let below = ops::binary(BinaryOp::LtEq, &value, &high)?;
+            negate_if(ops::binary(BinaryOp::And, &above, &below)?, *negated)?
+        }
+        ScalarExpr::InList {
+            expr,
+            list,
+            negated,
+        } => {
+            let value = eval(expr, row, ctx)?;
+            let mut result = Value::Bit(false);
+            for candidate in list {
+                let equal = ops::binary(BinaryOp::Eq, &value, &eval(candidate, row, ctx)?)?;
+                result = ops::binary(BinaryOp::Or, &result, &equal)?;
+                if matches!(result, Value::Bit(true)) {
+                    break;
+                }
+            }
+            negate_if(result, *negated)?
+        }
+        ScalarExpr::IsNull { expr, negated } => {
+            Value::Bit(eval(expr, row, ctx)?.is_null() != *negated)
+        }
+        ScalarExpr::Case { whens, otherwise } => {
+            for (condition, result) in whens {
+                if ops::is_true(&eval(condition, row, ctx)?) {
+                    return eval(result, row, ctx);
+                }
+            }
+            eval(otherwise, row, ctx)?
+        }
+        ScalarExpr::Cast { expr, ty, try_cast } => {
+            let value = eval(expr, row, ctx)?;
+            if *try_cast {
+                cast::try_cast(&value, *ty)
+            } else {
+                cast::cast(&value, *ty)?
+            }
+        }
+        ScalarExpr::Call { function, args } => {
+            let mut values = Vec::with_capacity(args.len());
+            for arg in args {
+                values.push(eval(arg, row, ctx)?);
+            }
+            (function.eval)(&values)?
+        }
+        ScalarExpr::SystemTimestamp => Value::DateTime(ctx.timestamp),
+    })
+}
+
+fn negate_if(value: Value, negated: bool) -> Result<Value, EvalError> {
+    if negated {
+        ops::unary(UnaryOp::Not, &value)
+    } else {
+        Ok(value)
+    }
+}
+
+/// `base.name`: a record field (case-insensitive), or an array element
+/// when `name` is a number (`arr.[0]`); NULL when absent.
+fn field(base: Value, name: &str) -> Value {
+    match base {
+        Value::Record(record) => record.get(name).cloned().unwrap_or(Value::Null),
+        Value::Array(items) => name
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| items.get(i).cloned())
+            .unwrap_or(Value::Null),
+        _ => Value::Null,
+    }
+}

@@ -1,0 +1,205 @@
+//! The bound logical plan: what a job computes, with every name resolved.
+//!
+//! The binder produces a [`Plan`] from the AST; the renderer turns it into a
+//! dataflow without making decisions of its own. A plan has
+//!
+//! - **sources**: one per distinct (input, `TIMESTAMP BY`) pair; a source
+//!   decodes events and gives each an event time,
+//! - **steps**: the `WITH` steps, each a relation computed once and shared
+//!   by every reader,
+//! - **outputs**: one relation per `SELECT ... INTO`; several statements
+//!   may write to the same output, whose rows are then the union.
+//!
+//! Relations ([`Rel`]) and scalar expressions ([`ScalarExpr`]) print with
+//! `explain` (`eddy explain`), each operator named after its place in the
+//! query text (`Filter@3:1`).
+
+use std::fmt::Write as _;
+
+use crate::diag::Span;
+pub use crate::expr::eval::ScalarExpr;
+use crate::types::Name;
+
+/// A bound job.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Event sources, indexed by [`SourceId`].
+    pub sources: Vec<SourcePlan>,
+    /// `WITH` steps in dependency order, indexed by [`StepId`].
+    pub steps: Vec<StepPlan>,
+    /// Outputs in the order the query first writes them.
+    pub outputs: Vec<OutputPlan>,
+}
+
+/// Index into [`Plan::sources`].
+pub type SourceId = usize;
+/// Index into [`Plan::steps`].
+pub type StepId = usize;
+
+/// Reading one input with one event-time rule.
+#[derive(Clone, Debug)]
+pub struct SourcePlan {
+    /// The input alias as the job declares it.
+    pub input: String,
+    /// `TIMESTAMP BY` expression over the raw event; `None` means arrival time.
+    pub timestamp_by: Option<ScalarExpr>,
+    /// `TIMESTAMP BY ... OVER` keys (substreams).
+    pub over: Vec<ScalarExpr>,
+    /// Where the source is named in the query.
+    pub span: Span,
+}
+
+/// A `WITH` step.
+#[derive(Clone, Debug)]
+pub struct StepPlan {
+    /// The step name as written.
+    pub name: String,
+    /// What it computes.
+    pub rel: Rel,
+}
+
+/// An output and what is written to it.
+#[derive(Clone, Debug)]
+pub struct OutputPlan {
+    /// The output alias as the job declares it.
+    pub name: String,
+    /// The rows written (a union when several statements write here).
+    pub rel: Rel,
+}
+
+/// A relational operator over rows stamped with event time.
+#[derive(Clone, Debug)]
+pub enum Rel {
+    /// Events of a source.
+    Source(SourceId),
+    /// The rows of a `WITH` step.
+    Step(StepId),
+    /// Keep rows where the predicate is true (`WHERE`, or `HAVING` without `GROUP BY`).
+    Filter {
+        /// Rows filtered.
+        input: Box<Rel>,
+        /// Condition; NULL and false drop the row.
+        predicate: ScalarExpr,
+        /// The clause in the query.
+        span: Span,
+    },
+    /// Compute the SELECT list.
+    Project {
+        /// Rows projected.
+        input: Box<Rel>,
+        /// Items in order.
+        items: Vec<ProjectItem>,
+        /// The SELECT list in the query.
+        span: Span,
+    },
+    /// `UNION` (duplicates kept).
+    Union {
+        /// Branches.
+        inputs: Vec<Rel>,
+        /// The first `UNION` keyword.
+        span: Span,
+    },
+}
+
+/// One item of a projection.
+#[derive(Clone, Debug)]
+pub enum ProjectItem {
+    /// A named column.
+    Column {
+        /// Output name, in the query's case.
+        name: Name,
+        /// Its value.
+        expr: ScalarExpr,
+    },
+    /// `*`: every column of the input row not already projected.
+    Wildcard,
+    /// `record.*`: every field of a record value not already projected.
+    Flatten(ScalarExpr),
+}
+
+impl Plan {
+    /// A readable rendering of the plan, one operator per line.
+    pub fn explain(&self, source_text: &str) -> String {
+        let mut out = String::new();
+        for (id, source) in self.sources.iter().enumerate() {
+            let time = match &source.timestamp_by {
+                Some(e) => format!("TIMESTAMP BY {e}"),
+                None => "arrival time".to_string(),
+            };
+            let _ = write!(out, "source#{id} {} ({time})", source.input);
+            if !source.over.is_empty() {
+                let keys: Vec<String> = source.over.iter().map(|e| e.to_string()).collect();
+                let _ = write!(out, " OVER {}", keys.join(", "));
+            }
+            let _ = writeln!(out, "  @{}", at(source.span, source_text));
+        }
+        for step in &self.steps {
+            let _ = writeln!(out, "step {}:", step.name);
+            step.rel.explain_into(&mut out, 1, self, source_text);
+        }
+        for output in &self.outputs {
+            let _ = writeln!(out, "output {}:", output.name);
+            output.rel.explain_into(&mut out, 1, self, source_text);
+        }
+        out
+    }
+}
+
+fn at(span: Span, source_text: &str) -> String {
+    let (line, col) = span.line_col(source_text);
+    format!("{line}:{col}")
+}
+
+impl Rel {
+    /// The operator's name as shown in `explain` and in dataflow operator
+    /// names: the plan node and where it comes from in the query.
+    pub fn operator_name(&self, plan: &Plan, source_text: &str) -> String {
+        match self {
+            Rel::Source(id) => match plan.sources.get(*id) {
+                Some(s) => format!("Source({})@{}", s.input, at(s.span, source_text)),
+                None => format!("Source#{id}"),
+            },
+            Rel::Step(id) => match plan.steps.get(*id) {
+                Some(s) => format!("Step({})", s.name),
+                None => format!("Step#{id}"),
+            },
+            Rel::Filter { span, .. } => format!("Filter@{}", at(*span, source_text)),
+            Rel::Project { span, .. } => format!("Project@{}", at(*span, source_text)),
+            Rel::Union { span, .. } => format!("Union@{}", at(*span, source_text)),
+        }
+    }
+
+    fn explain_into(&self, out: &mut String, depth: usize, plan: &Plan, text: &str) {
+        let pad = "  ".repeat(depth);
+        let name = self.operator_name(plan, text);
+        match self {
+            Rel::Source(_) | Rel::Step(_) => {
+                let _ = writeln!(out, "{pad}{name}");
+            }
+            Rel::Filter {
+                input, predicate, ..
+            } => {
+                let _ = writeln!(out, "{pad}{name} {predicate}");
+                input.explain_into(out, depth + 1, plan, text);
+            }
+            Rel::Project { input, items, .. } => {
+                let list: Vec<String> = items
+                    .iter()
+                    .map(|item| match item {
+                        ProjectItem::Column { name, expr } => format!("{expr} AS [{name}]"),
+                        ProjectItem::Wildcard => "*".to_string(),
+                        ProjectItem::Flatten(e) => format!("{e}.*"),
+                    })
+                    .collect();
+                let _ = writeln!(out, "{pad}{name} {}", list.join(", "));
+                input.explain_into(out, depth + 1, plan, text);
+            }
+            Rel::Union { inputs, .. } => {
+                let _ = writeln!(out, "{pad}{name}");
+                for input in inputs {
+                    input.explain_into(out, depth + 1, plan, text);
+                }
+            }
+        }
+    }
+}

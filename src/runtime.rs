@@ -1,0 +1,616 @@
+//! Running a job: timely workers, sources feeding the rendered dataflow,
+//! sinks writing results, and the counters behind the progress line and the
+//! end-of-run summary.
+//!
+//! Each worker builds the same dataflow from the shared [`Plan`]. A source
+//! (one file or standard input) is read by one worker, chosen by source
+//! index, which decodes events, evaluates `TIMESTAMP BY`, applies the
+//! event-ordering policy ([`crate::time::Watermark`]) and feeds a
+//! differential input at the event time, advancing the input to the
+//! watermark as it goes. Workers that read nothing close their inputs at
+//! once so they never hold time back. At end of input the watermark goes
+//! to infinity and every result is final.
+//!
+//! Each output is written by worker 0, in event-time order: rows of one
+//! time are written once the dataflow's frontier has passed that time,
+//! sorted, so the output is the same for any number of workers.
+
+use std::collections::BTreeMap;
+use std::io::{self, IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use differential_dataflow::input::{Input, InputSession};
+use timely::dataflow::channels::pact::{Exchange, Pipeline};
+use timely::dataflow::operators::Operator;
+
+use crate::config::{CompatLevel, Endpoint, ErrorPolicy, InputConfig, JobConfig};
+use crate::connectors::file::{EventReader, JsonLinesWriter, ReadOptions};
+use crate::connectors::{reasons, BadEvent};
+use crate::expr::eval::{eval, EvalContext};
+use crate::plan::{Plan, SourcePlan};
+use crate::render::{render, Failure, Time};
+use crate::time::{Admission, Watermark};
+use crate::types::{DateTime, Row, Value};
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads.
+    pub workers: usize,
+    /// Show a progress line on standard error when it is a terminal.
+    pub progress: bool,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// An input or output could not be opened or read.
+    #[error("{context}: {source}")]
+    Io {
+        /// Which input or output.
+        context: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// `on_error = "stop"` and an event failed.
+    #[error("stopped on a bad event ({0}); set on_error = \"skip\" to dead-letter bad events and go on")]
+    StoppedOnError(String),
+    /// A worker thread failed.
+    #[error("worker failed: {0}")]
+    Worker(String),
+}
+
+/// Counts for one input.
+#[derive(Clone, Debug, Default)]
+pub struct InputSummary {
+    /// The input alias.
+    pub alias: String,
+    /// Events read, good or bad.
+    pub events: u64,
+    /// Events that could not be decoded or timestamped.
+    pub bad: u64,
+    /// Events whose time the ordering policy adjusted.
+    pub adjusted: u64,
+    /// Events the ordering policy dropped.
+    pub dropped: u64,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    /// Per source, in plan order.
+    pub inputs: Vec<InputSummary>,
+    /// Rows written per output alias.
+    pub outputs: Vec<(String, u64)>,
+    /// Dead-lettered events per reason.
+    pub errors: BTreeMap<String, u64>,
+    /// Wall-clock time.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Total dead-lettered events.
+    pub fn error_count(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+#[derive(Default)]
+struct SourceCounters {
+    events: AtomicU64,
+    bad: AtomicU64,
+    adjusted: AtomicU64,
+    dropped: AtomicU64,
+}
+
+struct Shared {
+    plan: Plan,
+    query_text: String,
+    time_fields: Vec<Option<crate::types::Name>>,
+    on_error: ErrorPolicy,
+    readers: Mutex<Vec<Option<SourceReader>>>,
+    source_counters: Vec<SourceCounters>,
+    writers: Vec<Mutex<JsonLinesWriter>>,
+    rows_written: Vec<AtomicU64>,
+    dead_letters: Mutex<JsonLinesWriter>,
+    errors_by_reason: Mutex<BTreeMap<String, u64>>,
+    stop: AtomicBool,
+    stop_reason: Mutex<Option<String>>,
+    io_error: Mutex<Option<RunError>>,
+    finished_workers: AtomicUsize,
+}
+
+struct SourceReader {
+    alias: String,
+    reader: EventReader,
+    arrival_time_field: Option<String>,
+}
+
+/// Events a worker feeds before stepping the dataflow.
+const BATCH: usize = 4096;
+
+/// Runs `plan` (bound from `job`) to the end of its inputs.
+pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary, RunError> {
+    let started = Instant::now();
+    let read_options = ReadOptions {
+        lower_case_names: job.compat == CompatLevel::V1_0,
+        bool_as_bit: job.compat >= CompatLevel::V1_2,
+    };
+    let mut readers = Vec::with_capacity(plan.sources.len());
+    for source in &plan.sources {
+        let input = find_input(job, source)?;
+        let reader = EventReader::open(&input.endpoint, input.format, read_options).map_err(
+            |source_error| RunError::Io {
+                context: format!("input \"{}\"", input.alias),
+                source: source_error,
+            },
+        )?;
+        readers.push(Some(SourceReader {
+            alias: input.alias.clone(),
+            reader,
+            arrival_time_field: input.arrival_time_field.clone(),
+        }));
+    }
+    let mut writers = Vec::with_capacity(plan.outputs.len());
+    for output in &plan.outputs {
+        let endpoint = job
+            .outputs
+            .iter()
+            .find(|o| o.alias.eq_ignore_ascii_case(&output.name))
+            .map(|o| o.endpoint.clone())
+            .unwrap_or(Endpoint::Std);
+        let writer = JsonLinesWriter::create(&endpoint).map_err(|e| RunError::Io {
+            context: format!("output \"{}\"", output.name),
+            source: e,
+        })?;
+        writers.push(Mutex::new(writer));
+    }
+    // Outputs the job declares but the query never writes still get an (empty) file.
+    for declared in &job.outputs {
+        let written = plan
+            .outputs
+            .iter()
+            .any(|o| o.name.eq_ignore_ascii_case(&declared.alias));
+        if !written {
+            if let Endpoint::File(_) = declared.endpoint {
+                JsonLinesWriter::create(&declared.endpoint)
+                    .and_then(|mut w| w.flush())
+                    .map_err(|e| RunError::Io {
+                        context: format!("output \"{}\"", declared.alias),
+                        source: e,
+                    })?;
+            }
+        }
+    }
+    let time_fields = shared_time_fields(job, &plan);
+    let dead_letters = match &job.errors {
+        Endpoint::Std => JsonLinesWriter::from_writer(Box::new(io::stderr())),
+        endpoint => JsonLinesWriter::create(endpoint).map_err(|e| RunError::Io {
+            context: "error output".to_string(),
+            source: e,
+        })?,
+    };
+
+    let shared = Arc::new(Shared {
+        source_counters: plan.sources.iter().map(|_| SourceCounters::default()).collect(),
+        rows_written: plan.outputs.iter().map(|_| AtomicU64::new(0)).collect(),
+        plan,
+        query_text: job.query.clone(),
+        time_fields,
+        on_error: job.on_error,
+        readers: Mutex::new(readers),
+        writers,
+        dead_letters: Mutex::new(dead_letters),
+        errors_by_reason: Mutex::new(BTreeMap::new()),
+        stop: AtomicBool::new(false),
+        stop_reason: Mutex::new(None),
+        io_error: Mutex::new(None),
+        finished_workers: AtomicUsize::new(0),
+    });
+    let ordering = job.ordering;
+    let arrival = DateTime::now();
+    let workers = options.workers.max(1);
+
+    let worker_shared = Arc::clone(&shared);
+    let guards = timely::execute(timely::Config::process(workers), move |worker| {
+        let shared = Arc::clone(&worker_shared);
+        run_worker(worker, &shared, ordering, arrival);
+        shared.finished_workers.fetch_add(1, Ordering::SeqCst);
+    })
+    .map_err(RunError::Worker)?;
+
+    let show_progress = options.progress && io::stderr().is_terminal();
+    if show_progress {
+        let mut last = (Instant::now(), 0u64);
+        while shared.finished_workers.load(Ordering::SeqCst) < workers {
+            std::thread::sleep(Duration::from_millis(250));
+            let events: u64 = shared
+                .source_counters
+                .iter()
+                .map(|c| c.events.load(Ordering::Relaxed))
+                .sum();
+            let errors: u64 = shared.errors_by_reason.lock().map(|m| m.values().sum()).unwrap_or(0);
+            let rate = (events - last.1) as f64 / last.0.elapsed().as_secs_f64().max(1e-3);
+            last = (Instant::now(), events);
+            eprint!("\r\x1b[2Kevents read {events}  {rate:.0} events/s  errors {errors}");
+        }
+        eprint!("\r\x1b[2K");
+    }
+    for result in guards.join() {
+        result.map_err(RunError::Worker)?;
+    }
+    let shared = Arc::try_unwrap(shared).map_err(|_| RunError::Worker("workers still hold the job state".into()))?;
+    if let Some(error) = shared.io_error.into_inner().ok().flatten() {
+        return Err(error);
+    }
+    for (writer, output) in shared.writers.iter().zip(&shared.plan.outputs) {
+        if let Ok(mut w) = writer.lock() {
+            flush_quietly(&mut w).map_err(|e| RunError::Io {
+                context: format!("output \"{}\"", output.name),
+                source: e,
+            })?;
+        }
+    }
+    if let Ok(mut w) = shared.dead_letters.lock() {
+        let _ = w.flush();
+    }
+    if let Some(reason) = shared.stop_reason.into_inner().ok().flatten() {
+        return Err(RunError::StoppedOnError(reason));
+    }
+    let readers_aliases: Vec<String> = shared
+        .plan
+        .sources
+        .iter()
+        .map(|s| s.input.clone())
+        .collect();
+    Ok(Summary {
+        inputs: shared
+            .source_counters
+            .iter()
+            .zip(readers_aliases)
+            .map(|(c, alias)| InputSummary {
+                alias,
+                events: c.events.load(Ordering::Relaxed),
+                bad: c.bad.load(Ordering::Relaxed),
+                adjusted: c.adjusted.load(Ordering::Relaxed),
+                dropped: c.dropped.load(Ordering::Relaxed),
+            })
+            .collect(),
+        outputs: shared
+            .plan
+            .outputs
+            .iter()
+            .zip(&shared.rows_written)
+            .map(|(o, n)| (o.name.clone(), n.load(Ordering::Relaxed)))
+            .collect(),
+        errors: shared.errors_by_reason.into_inner().unwrap_or_default(),
+        elapsed: started.elapsed(),
+    })
+}
+
+/// Per plan output, the column that receives each row's event time, if the
+/// job asks for one (`timestamp_field`).
+fn shared_time_fields(job: &JobConfig, plan: &Plan) -> Vec<Option<crate::types::Name>> {
+    plan.outputs
+        .iter()
+        .map(|output| {
+            job.outputs
+                .iter()
+                .find(|o| o.alias.eq_ignore_ascii_case(&output.name))
+                .and_then(|o| o.timestamp_field.as_deref())
+                .map(crate::types::Name::from)
+        })
+        .collect()
+}
+
+fn find_input<'a>(job: &'a JobConfig, source: &SourcePlan) -> Result<&'a InputConfig, RunError> {
+    job.inputs
+        .iter()
+        .find(|i| i.alias.eq_ignore_ascii_case(&source.input))
+        .ok_or_else(|| RunError::Io {
+            context: format!("input \"{}\"", source.input),
+            source: io::Error::new(io::ErrorKind::NotFound, "the job declares no such input"),
+        })
+}
+
+/// A broken pipe on standard output means the reader has gone: not an error.
+fn flush_quietly(writer: &mut JsonLinesWriter) -> io::Result<()> {
+    match writer.flush() {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+fn run_worker(
+    worker: &mut timely::worker::Worker,
+    shared: &Arc<Shared>,
+    ordering: crate::config::EventOrdering,
+    arrival: DateTime,
+) {
+    let index = worker.index();
+    let peers = worker.peers();
+    let mut sessions: Vec<InputSession<Time, Row, isize>> = Vec::new();
+    worker.dataflow::<Time, _, _>(|scope| {
+        let mut collections = Vec::new();
+        for _ in &shared.plan.sources {
+            let (session, collection) = scope.new_collection::<Row, isize>();
+            sessions.push(session);
+            collections.push(collection);
+        }
+        let rendered = render(scope, &shared.plan, &shared.query_text, collections);
+        for (output_index, rows) in rendered.outputs.into_iter().enumerate() {
+            let sink_shared = Arc::clone(shared);
+            let name = format!("Sink({})", shared.plan.outputs[output_index].name);
+            let mut pending: BTreeMap<Time, Vec<(Row, isize)>> = BTreeMap::new();
+            rows.inner.sink(
+                Exchange::new(|_: &(Row, Time, isize)| 0),
+                &name,
+                move |(input, frontier)| {
+                    input.for_each(|_capability, data| {
+                        for (row, time, diff) in data.drain(..) {
+                            pending.entry(time).or_default().push((row, diff));
+                        }
+                    });
+                    while let Some(entry) = pending.first_entry() {
+                        if frontier.less_equal(entry.key()) {
+                            break;
+                        }
+                        let time = *entry.key();
+                        let rows = entry.remove();
+                        write_final(&sink_shared, output_index, time, rows);
+                    }
+                },
+            );
+        }
+        let failure_shared = Arc::clone(shared);
+        rendered
+            .failures
+            .sink(Pipeline, "DeadLetters", move |(input, _frontier)| {
+                input.for_each(|_capability, data| {
+                    for (failure, time, diff) in data.drain(..) {
+                        if diff > 0 {
+                            dead_letter_failure(&failure_shared, &failure, time);
+                        }
+                    }
+                });
+            });
+    });
+
+    let mut feeds: Vec<Feed> = Vec::new();
+    for (source_index, session) in sessions.into_iter().enumerate() {
+        if source_index % peers != index {
+            drop(session);
+            continue;
+        }
+        let reader = shared
+            .readers
+            .lock()
+            .ok()
+            .and_then(|mut readers| readers.get_mut(source_index).and_then(Option::take));
+        match reader {
+            Some(reader) => feeds.push(Feed {
+                source_index,
+                session,
+                reader,
+                watermark: Watermark::new(ordering),
+            }),
+            None => drop(session),
+        }
+    }
+
+    while !feeds.is_empty() && !shared.stop.load(Ordering::Relaxed) {
+        feeds.retain_mut(|feed| feed_batch(feed, shared, arrival));
+        worker.step();
+    }
+    while !shared.stop.load(Ordering::Relaxed) && worker.step_or_park(Some(Duration::from_millis(20))) {}
+}
+
+struct Feed {
+    source_index: usize,
+    session: InputSession<Time, Row, isize>,
+    reader: SourceReader,
+    watermark: Watermark,
+}
+
+/// Feeds up to [`BATCH`] events; false at end of input (the input closes).
+fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> bool {
+    let source: &SourcePlan = &shared.plan.sources[feed.source_index];
+    let counters = &shared.source_counters[feed.source_index];
+    for _ in 0..BATCH {
+        let item = match feed.reader.reader.next_event() {
+            Ok(Some(item)) => item,
+            Ok(None) => return false,
+            Err(e) => {
+                record_io_error(shared, &feed.reader.alias, e);
+                return false;
+            }
+        };
+        counters.events.fetch_add(1, Ordering::Relaxed);
+        let row = match item {
+            Ok(row) => row,
+            Err(bad) => {
+                counters.bad.fetch_add(1, Ordering::Relaxed);
+                dead_letter_input(shared, &feed.reader.alias, &bad);
+                continue;
+            }
+        };
+        let arrival = match &feed.reader.arrival_time_field {
+            Some(field) => match row.get(field).and_then(as_datetime) {
+                Some(t) => Some(t),
+                None => {
+                    counters.bad.fetch_add(1, Ordering::Relaxed);
+                    let bad = BadEvent {
+                        position: format!("event {}", counters.events.load(Ordering::Relaxed)),
+                        reason: reasons::INVALID_TIMESTAMP,
+                        message: format!("arrival time field \"{field}\" is missing or not a datetime"),
+                        raw: row.to_json().to_string(),
+                    };
+                    dead_letter_input(shared, &feed.reader.alias, &bad);
+                    continue;
+                }
+            },
+            None => None,
+        };
+        let event_time = match &source.timestamp_by {
+            None => arrival.unwrap_or(file_arrival),
+            Some(expr) => {
+                let ctx = EvalContext {
+                    timestamp: arrival.unwrap_or(file_arrival),
+                };
+                match eval(expr, &row, &ctx).map(|v| as_datetime(&v)) {
+                    Ok(Some(t)) => t,
+                    Ok(None) | Err(_) => {
+                        counters.bad.fetch_add(1, Ordering::Relaxed);
+                        let bad = BadEvent {
+                            position: format!("event {}", counters.events.load(Ordering::Relaxed)),
+                            reason: reasons::INVALID_TIMESTAMP,
+                            message: format!("TIMESTAMP BY {expr} is not a datetime for this event"),
+                            raw: row.to_json().to_string(),
+                        };
+                        dead_letter_input(shared, &feed.reader.alias, &bad);
+                        continue;
+                    }
+                }
+            }
+        };
+        match feed.watermark.admit(event_time, arrival) {
+            Admission::Accepted(t) => feed.session.update_at(row, t.ticks(), 1),
+            Admission::Adjusted(t) => {
+                counters.adjusted.fetch_add(1, Ordering::Relaxed);
+                feed.session.update_at(row, t.ticks(), 1);
+            }
+            Admission::DroppedOutOfOrder | Admission::DroppedLate => {
+                counters.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    let watermark = feed.watermark.current().ticks();
+    if watermark > *feed.session.time() {
+        feed.session.advance_to(watermark);
+    }
+    feed.session.flush();
+    true
+}
+
+fn as_datetime(value: &Value) -> Option<DateTime> {
+    match value {
+        Value::DateTime(d) => Some(*d),
+        Value::String(s) => DateTime::parse(s),
+        _ => None,
+    }
+}
+
+fn write_final(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(Row, isize)>) {
+    rows.sort();
+    let mut consolidated: Vec<(Row, isize)> = Vec::with_capacity(rows.len());
+    for (row, diff) in rows {
+        match consolidated.last_mut() {
+            Some((last, d)) if *last == row => *d += diff,
+            _ => consolidated.push((row, diff)),
+        }
+    }
+    let Some(writer) = shared.writers.get(output_index) else {
+        return;
+    };
+    let Ok(mut writer) = writer.lock() else {
+        return;
+    };
+    let mut written = 0u64;
+    let time_field = shared.time_fields.get(output_index).cloned().flatten();
+    for (mut row, diff) in consolidated {
+        if let Some(field) = &time_field {
+            row.set(field.clone(), Value::DateTime(DateTime(time)));
+        }
+        for _ in 0..diff.max(0) {
+            if let Err(e) = writer.write_row(&row) {
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    shared.stop.store(true, Ordering::SeqCst);
+                } else {
+                    let name = shared.plan.outputs[output_index].name.clone();
+                    record_io_error(shared, &format!("output \"{name}\""), e);
+                }
+                return;
+            }
+            written += 1;
+        }
+    }
+    shared.rows_written[output_index].fetch_add(written, Ordering::Relaxed);
+}
+
+fn record_io_error(shared: &Shared, context: &str, error: io::Error) {
+    if let Ok(mut slot) = shared.io_error.lock() {
+        slot.get_or_insert(RunError::Io {
+            context: context.to_string(),
+            source: error,
+        });
+    }
+    shared.stop.store(true, Ordering::SeqCst);
+}
+
+fn count_error(shared: &Shared, reason: &str, summary: String) {
+    if let Ok(mut counts) = shared.errors_by_reason.lock() {
+        *counts.entry(reason.to_string()).or_default() += 1;
+    }
+    if shared.on_error == ErrorPolicy::Stop {
+        if let Ok(mut slot) = shared.stop_reason.lock() {
+            slot.get_or_insert(summary);
+        }
+        shared.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn dead_letter_input(shared: &Shared, alias: &str, bad: &BadEvent) {
+    let record = serde_json::json!({
+        "input": alias,
+        "position": bad.position,
+        "reason": bad.reason,
+        "message": bad.message,
+        "event": bad.raw,
+    });
+    write_dead_letter(shared, &record);
+    count_error(
+        shared,
+        bad.reason,
+        format!("input \"{alias}\" {}: {}: {}", bad.position, bad.reason, bad.message),
+    );
+}
+
+fn dead_letter_failure(shared: &Shared, failure: &Failure, time: Time) {
+    let record = serde_json::json!({
+        "operator": failure.operator,
+        "time": DateTime(time).to_iso(),
+        "reason": failure.reason,
+        "message": failure.message,
+        "event": failure.row.to_json(),
+    });
+    write_dead_letter(shared, &record);
+    count_error(
+        shared,
+        &failure.reason,
+        format!("{}: {}: {}", failure.operator, failure.reason, failure.message),
+    );
+}
+
+fn write_dead_letter(shared: &Shared, record: &serde_json::Value) {
+    if let Ok(mut writer) = shared.dead_letters.lock() {
+        let _ = writer.write_json(record);
+    }
+    let _ = io::stderr().flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_and_datetimes_are_event_times() {
+        assert_eq!(
+            as_datetime(&Value::str("2023-01-01T00:00:01Z")).map(DateTime::to_iso).as_deref(),
+            Some("2023-01-01T00:00:01.0000000Z")
+        );
+        assert_eq!(as_datetime(&Value::Bigint(3)), None);
+    }
+}

@@ -1,0 +1,137 @@
+//! Event time and the event-ordering policies, as pure functions.
+//!
+//! Each input partition keeps a [`Watermark`]: the largest event time seen
+//! minus the out-of-order tolerance (ASA-SEMANTICS.md §3). An event earlier
+//! than the watermark is out of order: it is adjusted to the watermark or
+//! dropped. An event whose time is more than the late-arrival tolerance
+//! before its arrival time is late: adjusted to arrival − tolerance or
+//! dropped; the late policy is applied first, as in ASA. The watermark
+//! never moves backwards, so the dataflow can close everything before it.
+//!
+//! # Contract
+//! - `admit` returns a time `>=` the watermark before the call.
+//! - The watermark after `admit` is `<=` every time admitted later.
+
+use crate::config::{EventOrdering, OrderingAction};
+use crate::types::{DateTime, TICKS_PER_SECOND};
+
+/// What happened to one event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Admission {
+    /// In order: keeps its time.
+    Accepted(DateTime),
+    /// Outside a tolerance: moved to this time (System.Timestamp() shows it).
+    Adjusted(DateTime),
+    /// Outside the out-of-order tolerance with the drop action.
+    DroppedOutOfOrder,
+    /// Outside the late-arrival tolerance with the drop action.
+    DroppedLate,
+}
+
+/// The watermark of one input partition.
+#[derive(Clone, Debug)]
+pub struct Watermark {
+    policy: EventOrdering,
+    max_event: Option<DateTime>,
+    current: DateTime,
+}
+
+impl Watermark {
+    /// A partition that has seen nothing yet.
+    pub fn new(policy: EventOrdering) -> Self {
+        Watermark {
+            policy,
+            max_event: None,
+            current: DateTime(i64::MIN),
+        }
+    }
+
+    /// The current watermark: no later event gets an earlier time.
+    pub fn current(&self) -> DateTime {
+        self.current
+    }
+
+    /// Applies the policies to an event with `event_time`; `arrival` is its
+    /// arrival time when known (a broker timestamp, or a configured field),
+    /// `None` for file inputs read at one instant.
+    pub fn admit(&mut self, event_time: DateTime, arrival: Option<DateTime>) -> Admission {
+        let mut time = event_time;
+        let mut adjusted = false;
+        if let (Some(arrival), Some(late_seconds)) = (arrival, self.policy.late_arrival_seconds) {
+            let bound = DateTime(arrival.0.saturating_sub(late_seconds.saturating_mul(TICKS_PER_SECOND)));
+            if time < bound {
+                match self.policy.out_of_order_action {
+                    OrderingAction::Adjust => {
+                        time = bound;
+                        adjusted = true;
+                    }
+                    OrderingAction::Drop => return Admission::DroppedLate,
+                }
+            }
+        }
+        if time < self.current {
+            match self.policy.out_of_order_action {
+                OrderingAction::Adjust => {
+                    time = self.current;
+                    adjusted = true;
+                }
+                OrderingAction::Drop => return Admission::DroppedOutOfOrder,
+            }
+        }
+        if self.max_event.is_none_or(|m| time > m) {
+            self.max_event = Some(time);
+            let tolerance = self.policy.out_of_order_seconds.saturating_mul(TICKS_PER_SECOND);
+            let candidate = DateTime(time.0.saturating_sub(tolerance));
+            if candidate > self.current {
+                self.current = candidate;
+            }
+        }
+        if adjusted {
+            Admission::Adjusted(time)
+        } else {
+            Admission::Accepted(time)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secs(s: i64) -> DateTime {
+        DateTime(s * TICKS_PER_SECOND)
+    }
+
+    fn policy(ooo: i64, action: OrderingAction) -> EventOrdering {
+        EventOrdering {
+            late_arrival_seconds: Some(5),
+            out_of_order_seconds: ooo,
+            out_of_order_action: action,
+        }
+    }
+
+    #[test]
+    fn out_of_order_events_are_adjusted_to_the_watermark() {
+        let mut w = Watermark::new(policy(0, OrderingAction::Adjust));
+        assert_eq!(w.admit(secs(10), None), Admission::Accepted(secs(10)));
+        assert_eq!(w.admit(secs(8), None), Admission::Adjusted(secs(10)));
+        assert_eq!(w.current(), secs(10));
+    }
+
+    #[test]
+    fn tolerance_reorders_within_the_window() {
+        let mut w = Watermark::new(policy(3, OrderingAction::Drop));
+        assert_eq!(w.admit(secs(10), None), Admission::Accepted(secs(10)));
+        assert_eq!(w.admit(secs(8), None), Admission::Accepted(secs(8)));
+        assert_eq!(w.current(), secs(7));
+        assert_eq!(w.admit(secs(6), None), Admission::DroppedOutOfOrder);
+    }
+
+    #[test]
+    fn late_events_are_adjusted_against_arrival_first() {
+        let mut w = Watermark::new(policy(0, OrderingAction::Adjust));
+        assert_eq!(w.admit(secs(100), Some(secs(120))), Admission::Adjusted(secs(115)));
+        let mut d = Watermark::new(policy(0, OrderingAction::Drop));
+        assert_eq!(d.admit(secs(100), Some(secs(120))), Admission::DroppedLate);
+    }
+}
