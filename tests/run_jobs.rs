@@ -1,0 +1,294 @@
+//! End-to-end runs through the `eddy` binary: files and standard streams,
+//! job files, several outputs, bad events and the error policy, and the
+//! same output for any number of workers.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+fn eddy() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_eddy"))
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write file");
+    path
+}
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("output line is JSON"))
+        .collect()
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = eddy().args(args).output().expect("eddy runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn mixed_good_and_bad_events_are_all_accounted_for() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut input = String::new();
+    let mut good = Vec::new();
+    let mut bad = Vec::new();
+    for i in 0..200 {
+        match i % 10 {
+            3 => {
+                input.push_str(&format!("{{\"id\": {i}, \"v\": \"abc\"\n"));
+                bad.push((i, "InputDeserializerError.InvalidData"));
+            }
+            6 => {
+                input.push_str(&format!("{{\"id\": {i}, \"v\": \"not a number\"}}\n"));
+                bad.push((i, "TypeConversionError"));
+            }
+            8 => {
+                input.push_str("[1, 2]\n");
+                bad.push((i, "InputDeserializerError.InvalidData"));
+            }
+            _ => {
+                input.push_str(&format!("{{\"id\": {i}, \"v\": \"{}\"}}\n", i * 2));
+                good.push(i);
+            }
+        }
+    }
+    let input_path = write(dir.path(), "in.jsonl", &input);
+    let query = write(
+        dir.path(),
+        "q.asaql",
+        "SELECT id, CAST(v AS bigint) + 1 AS next INTO Output FROM Input",
+    );
+    let out = dir.path().join("out.jsonl");
+    let errors = dir.path().join("errors.jsonl");
+    let (code, _, stderr) = run(&[
+        "run",
+        "--query",
+        query.to_str().expect("utf-8"),
+        "--input",
+        &format!("Input={}", input_path.display()),
+        "--output",
+        &format!("Output={}", out.display()),
+        "--errors",
+        errors.to_str().expect("utf-8"),
+        "-w",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows = lines(&out);
+    let mut ids: Vec<i64> = rows.iter().map(|r| r["id"].as_i64().expect("id")).collect();
+    ids.sort();
+    assert_eq!(ids, good.iter().map(|&i| i as i64).collect::<Vec<_>>());
+    for row in &rows {
+        assert_eq!(row["next"].as_i64(), Some(row["id"].as_i64().expect("id") * 2 + 1));
+    }
+    let dead = lines(&errors);
+    assert_eq!(dead.len(), bad.len(), "every bad event is dead-lettered once");
+    let count = |reason: &str| dead.iter().filter(|d| d["reason"] == reason).count();
+    let expect = |reason: &str| bad.iter().filter(|(_, r)| *r == reason).count();
+    assert_eq!(count("InputDeserializerError.InvalidData"), expect("InputDeserializerError.InvalidData"));
+    assert_eq!(count("TypeConversionError"), expect("TypeConversionError"));
+    for d in dead.iter().filter(|d| d["reason"] == "TypeConversionError") {
+        assert!(d["message"].as_str().expect("message").contains("not a number"), "{d}");
+        assert_eq!(d["event"]["v"], "not a number");
+    }
+    for d in dead.iter().filter(|d| d["reason"] == "InputDeserializerError.InvalidData") {
+        assert!(d["position"].as_str().expect("position").starts_with("line "), "{d}");
+    }
+    assert!(stderr.contains("dead-lettered: 60"), "summary counts dead letters:\n{stderr}");
+    assert!(stderr.contains("output Output: 140 rows"), "{stderr}");
+}
+
+#[test]
+fn csv_rows_with_wrong_column_counts_are_dead_lettered() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = write(dir.path(), "in.csv", "id,name,temp\n1,a,20.5\n2,b\n3,c,22\n4,d,1,extra\n");
+    let query = write(dir.path(), "q.asaql", "SELECT id, temp INTO Output FROM Input WHERE temp > 21");
+    let out = dir.path().join("out.jsonl");
+    let errors = dir.path().join("errors.jsonl");
+    let (code, _, stderr) = run(&[
+        "run",
+        "--query",
+        query.to_str().expect("utf-8"),
+        "--input",
+        &format!("Input={}", input.display()),
+        "--output",
+        &format!("Output={}", out.display()),
+        "--errors",
+        errors.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(lines(&out), vec![serde_json::json!({"id": 3, "temp": 22})]);
+    let dead = lines(&errors);
+    assert_eq!(dead.len(), 2);
+    assert!(dead.iter().all(|d| d["reason"] == "InputDeserializerError.MissingColumns"));
+    assert_eq!(dead[0]["position"], "line 3");
+}
+
+#[test]
+fn on_error_stop_stops_with_a_clear_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = write(dir.path(), "in.jsonl", "{\"v\": \"1\"}\n{\"v\": \"x\"}\n{\"v\": \"3\"}\n");
+    let query = write(dir.path(), "q.asaql", "SELECT CAST(v AS bigint) AS n INTO Output FROM Input");
+    let (code, _, stderr) = run(&[
+        "run",
+        "--query",
+        query.to_str().expect("utf-8"),
+        "--input",
+        &format!("Input={}", input.display()),
+        "--output",
+        &format!("Output={}", dir.path().join("out.jsonl").display()),
+        "--errors",
+        dir.path().join("errors.jsonl").to_str().expect("utf-8"),
+        "--on-error",
+        "stop",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("stopped on a bad event"), "{stderr}");
+    assert!(stderr.contains("TypeConversionError"), "{stderr}");
+}
+
+#[test]
+fn stdin_to_stdout_with_a_json_array() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let query = write(dir.path(), "q.asaql", "SELECT name, n * 2 AS twice FROM Input WHERE n > 1");
+    let mut child = eddy()
+        .args([
+            "run",
+            "--query",
+            query.to_str().expect("utf-8"),
+            "--input",
+            "Input=-",
+            "--output",
+            "output=-",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("eddy starts");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(br#"[{"name": "a", "n": 1}, {"name": "b", "n": 2}, {"name": "c", "n": 3.5}]"#)
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("eddy ends");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        vec![r#"{"name":"b","twice":4}"#, r#"{"name":"c","twice":7.0}"#]
+    );
+}
+
+#[test]
+fn job_file_with_steps_union_and_two_outputs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
+    write(
+        &dir.path().join("data"),
+        "cars.jsonl",
+        concat!(
+            "{\"Make\": \"Make1\", \"Time\": \"2023-01-01T00:00:02Z\", \"Weight\": 1000}\n",
+            "{\"Make\": \"Make2\", \"Time\": \"2023-01-01T00:00:01Z\", \"Weight\": 3000}\n",
+            "{\"Make\": \"Make1\", \"Time\": \"2023-01-01T00:00:03Z\", \"Weight\": 2500}\n",
+        ),
+    );
+    write(
+        dir.path(),
+        "q.asaql",
+        "WITH Heavy AS (SELECT Make, Weight, System.Timestamp() AS T FROM Cars TIMESTAMP BY Time WHERE Weight > 1500)\n\
+         SELECT * INTO Heavies FROM Heavy\n\
+         SELECT Make, 'heavy' AS Kind INTO Kinds FROM Heavy\n\
+         UNION\n\
+         SELECT Make, 'any' AS Kind FROM Cars",
+    );
+    write(
+        dir.path(),
+        "job.toml",
+        "query = \"q.asaql\"\n\
+         [[inputs]]\nalias = \"Cars\"\npath = \"data/cars.jsonl\"\n\
+         [[outputs]]\nalias = \"Heavies\"\npath = \"out/heavies.jsonl\"\n\
+         [[outputs]]\nalias = \"Kinds\"\npath = \"out/kinds.jsonl\"\n",
+    );
+    let job = dir.path().join("job.toml");
+    let (code, _, stderr) = run(&["run", "--job", job.to_str().expect("utf-8"), "-w", "2"]);
+    assert_eq!(code, 0, "{stderr}");
+    // The out-of-order Make2 event (00:00:01 after 00:00:02) is adjusted to
+    // the watermark, as ASA's default policy (0 s tolerance, adjust) does.
+    assert_eq!(
+        lines(&dir.path().join("out/heavies.jsonl")),
+        vec![
+            serde_json::json!({"Make": "Make2", "Weight": 3000, "T": "2023-01-01T00:00:02.0000000Z"}),
+            serde_json::json!({"Make": "Make1", "Weight": 2500, "T": "2023-01-01T00:00:03.0000000Z"}),
+        ]
+    );
+    let mut kinds: Vec<String> = lines(&dir.path().join("out/kinds.jsonl"))
+        .iter()
+        .map(|r| format!("{}/{}", r["Make"].as_str().expect("s"), r["Kind"].as_str().expect("s")))
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, vec!["Make1/any", "Make1/any", "Make1/heavy", "Make2/any", "Make2/heavy"]);
+    assert!(stderr.contains("input Cars: 3 events, 1 adjusted"), "{stderr}");
+}
+
+/// Every case expected to pass gives byte-identical output with 1 and 4 workers.
+#[test]
+fn four_workers_write_what_one_worker_writes() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let cases = root.join("../shared/conformance");
+    let listed = std::fs::read_to_string(root.join("tests/conformance-pass.txt")).expect("list");
+    let mut compared = 0;
+    for name in listed.lines().map(|l| l.split('#').next().unwrap_or("").trim()) {
+        if name.is_empty() || root.join("tests/conformance-overrides").join(format!("{name}.toml")).exists() {
+            continue;
+        }
+        let case_dir = cases.join(name);
+        let case: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(case_dir.join("case.json")).expect("case.json"),
+        )
+        .expect("json");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut outputs_by_workers = Vec::new();
+        for workers in ["1", "4"] {
+            let mut args: Vec<String> = vec![
+                "run".into(),
+                "--query".into(),
+                case_dir.join("query.asaql").display().to_string(),
+                "-w".into(),
+                workers.into(),
+                "--errors".into(),
+                dir.path().join("errors.jsonl").display().to_string(),
+            ];
+            for (alias, file) in case["inputs"].as_object().expect("inputs") {
+                args.push("--input".into());
+                args.push(format!("{alias}={}", case_dir.join(file.as_str().expect("file")).display()));
+            }
+            let mut paths = Vec::new();
+            for alias in case["outputs"].as_object().expect("outputs").keys() {
+                let path = dir.path().join(format!("{alias}-w{workers}.jsonl"));
+                args.push("--output".into());
+                args.push(format!("{alias}={}", path.display()));
+                paths.push(path);
+            }
+            let out = eddy().args(&args).output().expect("eddy runs");
+            assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+            outputs_by_workers.push(
+                paths
+                    .iter()
+                    .map(|p| std::fs::read_to_string(p).expect("output"))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert_eq!(outputs_by_workers[0], outputs_by_workers[1], "case {name}: -w 1 and -w 4 differ");
+        compared += 1;
+    }
+    assert!(compared >= 18, "compared {compared} cases");
+}
