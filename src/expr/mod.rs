@@ -4,8 +4,10 @@
 //! error policy (ASA-SEMANTICS.md §9), never a panic.
 
 pub mod cast;
+pub mod dates;
 pub mod functions;
 pub mod ops;
+pub mod pattern;
 
 use std::fmt;
 
