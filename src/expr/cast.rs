@@ -318,13 +318,31 @@ mod tests {
     #[test]
     fn documented_bit_conversions() {
         // data-types doc: float 0.0 → 0, any other value → 1; bit → float 1.0/0.0.
-        assert_eq!(cast(&Value::Float(0.0), DataType::Bit), Ok(Value::Bit(false)));
-        assert_eq!(cast(&Value::Float(-0.0), DataType::Bit), Ok(Value::Bit(false)));
-        assert_eq!(cast(&Value::Float(0.3), DataType::Bit), Ok(Value::Bit(true)));
-        assert_eq!(cast(&Value::Bit(true), DataType::Float), Ok(Value::Float(1.0)));
-        assert_eq!(cast(&Value::Bit(false), DataType::Float), Ok(Value::Float(0.0)));
+        assert_eq!(
+            cast(&Value::Float(0.0), DataType::Bit),
+            Ok(Value::Bit(false))
+        );
+        assert_eq!(
+            cast(&Value::Float(-0.0), DataType::Bit),
+            Ok(Value::Bit(false))
+        );
+        assert_eq!(
+            cast(&Value::Float(0.3), DataType::Bit),
+            Ok(Value::Bit(true))
+        );
+        assert_eq!(
+            cast(&Value::Bit(true), DataType::Float),
+            Ok(Value::Float(1.0))
+        );
+        assert_eq!(
+            cast(&Value::Bit(false), DataType::Float),
+            Ok(Value::Float(0.0))
+        );
         // ref-bitwise-*: CAST(0 AS BIT), CAST(1 AS BIT).
-        assert_eq!(cast(&Value::Bigint(0), DataType::Bit), Ok(Value::Bit(false)));
+        assert_eq!(
+            cast(&Value::Bigint(0), DataType::Bit),
+            Ok(Value::Bit(false))
+        );
         assert_eq!(cast(&Value::Bigint(1), DataType::Bit), Ok(Value::Bit(true)));
         assert_eq!(cast(&s(" TRUE "), DataType::Bit), Ok(Value::Bit(true)));
         assert_eq!(cast(&s("0"), DataType::Bit), Ok(Value::Bit(false)));
@@ -354,12 +372,18 @@ mod tests {
 
     #[test]
     fn float_to_bigint_truncates() {
-        assert_eq!(cast(&Value::Float(2.9), DataType::Bigint), Ok(Value::Bigint(2)));
-        assert_eq!(cast(&Value::Float(-2.9), DataType::Bigint), Ok(Value::Bigint(-2)));
+        assert_eq!(
+            cast(&Value::Float(2.9), DataType::Bigint),
+            Ok(Value::Bigint(2))
+        );
+        assert_eq!(
+            cast(&Value::Float(-2.9), DataType::Bigint),
+            Ok(Value::Bigint(-2))
+        );
         assert!(cast(&Value::Float(f64::NAN), DataType::Bigint).is_err());
         assert!(cast(&Value::Float(1e19), DataType::Bigint).is_err());
         assert_eq!(
-            cast(&Value::Float(-9.223372036854775808e18), DataType::Bigint),
+            cast(&Value::Float(-(2f64.powi(63))), DataType::Bigint),
             Ok(Value::Bigint(i64::MIN))
         );
     }
@@ -368,7 +392,9 @@ mod tests {
     fn datetimes() {
         // iv-readings-validated: a naive ISO string is UTC.
         let d = cast(&s("2021-12-10T10:00:00"), DataType::DateTime).unwrap();
-        let Value::DateTime(d) = d else { panic!("datetime expected") };
+        let Value::DateTime(d) = d else {
+            panic!("datetime expected")
+        };
         assert_eq!(d.to_iso(), "2021-12-10T10:00:00.0000000Z");
         assert_eq!(
             cast(&Value::DateTime(d), DataType::NVarchar),
@@ -415,9 +441,15 @@ mod tests {
         assert_eq!(to_f64(&s(" 12 "), "ROUND"), Ok(Some(12.0)));
         assert_eq!(to_f64(&Value::Null, "ROUND"), Ok(None));
         let err = to_f64(&s("abc"), "ROUND").unwrap_err();
-        assert_eq!(err.message, "ROUND: cannot convert nvarchar(max) 'abc' to float");
+        assert_eq!(
+            err.message,
+            "ROUND: cannot convert nvarchar(max) 'abc' to float"
+        );
         assert_eq!(to_i64(&Value::Float(2.7), "DATEADD"), Ok(Some(2)));
-        assert_eq!(to_string_value(&Value::Float(2.5), "LEN"), Ok(Some("2.5".into())));
+        assert_eq!(
+            to_string_value(&Value::Float(2.5), "LEN"),
+            Ok(Some("2.5".into()))
+        );
         assert!(to_datetime(&Value::Bigint(1), "DAY").is_err());
         assert!(to_datetime(&s("2020-02-29"), "DAY").unwrap().is_some());
     }

@@ -321,12 +321,30 @@ mod tests {
     fn add_calendar_and_fixed_units() {
         let d = dt("2020-01-31T10:00:00.1234567Z");
         let add = |p, n| date_add(p, n, d).map(DateTime::to_iso);
-        assert_eq!(add(DatePart::Month, 1).as_deref(), Some("2020-02-29T10:00:00.1234567Z"));
-        assert_eq!(add(DatePart::Year, -1).as_deref(), Some("2019-01-31T10:00:00.1234567Z"));
-        assert_eq!(add(DatePart::Quarter, 1).as_deref(), Some("2020-04-30T10:00:00.1234567Z"));
-        assert_eq!(add(DatePart::Hour, 2).as_deref(), Some("2020-01-31T12:00:00.1234567Z"));
-        assert_eq!(add(DatePart::Week, 1).as_deref(), Some("2020-02-07T10:00:00.1234567Z"));
-        assert_eq!(add(DatePart::Nanosecond, 250).as_deref(), Some("2020-01-31T10:00:00.1234569Z"));
+        assert_eq!(
+            add(DatePart::Month, 1).as_deref(),
+            Some("2020-02-29T10:00:00.1234567Z")
+        );
+        assert_eq!(
+            add(DatePart::Year, -1).as_deref(),
+            Some("2019-01-31T10:00:00.1234567Z")
+        );
+        assert_eq!(
+            add(DatePart::Quarter, 1).as_deref(),
+            Some("2020-04-30T10:00:00.1234567Z")
+        );
+        assert_eq!(
+            add(DatePart::Hour, 2).as_deref(),
+            Some("2020-01-31T12:00:00.1234567Z")
+        );
+        assert_eq!(
+            add(DatePart::Week, 1).as_deref(),
+            Some("2020-02-07T10:00:00.1234567Z")
+        );
+        assert_eq!(
+            add(DatePart::Nanosecond, 250).as_deref(),
+            Some("2020-01-31T10:00:00.1234569Z")
+        );
         assert_eq!(date_add(DatePart::Day, i64::MAX, d), None);
         assert_eq!(date_add(DatePart::Year, 1_000_000, d), None);
     }
@@ -348,11 +366,23 @@ mod tests {
         // 2024-01-06 is a Saturday, 2024-01-07 a Sunday.
         let (sat, sun) = (dt("2024-01-06T12:00:00Z"), dt("2024-01-07T01:00:00Z"));
         assert_eq!(date_diff(DatePart::Week, sat, sun), Some(1));
-        assert_eq!(date_diff(DatePart::Week, sun, dt("2024-01-13T23:00:00Z")), Some(0));
-        assert_eq!(date_diff(DatePart::Nanosecond, DateTime(0), DateTime(3)), Some(300));
-        assert_eq!(date_diff(DatePart::Nanosecond, DateTime(i64::MIN), DateTime(i64::MAX)), None);
+        assert_eq!(
+            date_diff(DatePart::Week, sun, dt("2024-01-13T23:00:00Z")),
+            Some(0)
+        );
+        assert_eq!(
+            date_diff(DatePart::Nanosecond, DateTime(0), DateTime(3)),
+            Some(300)
+        );
+        assert_eq!(
+            date_diff(DatePart::Nanosecond, DateTime(i64::MIN), DateTime(i64::MAX)),
+            None
+        );
         // Before the epoch, boundaries are floored, not truncated.
-        assert_eq!(date_diff(DatePart::Second, DateTime(-1), DateTime(0)), Some(1));
+        assert_eq!(
+            date_diff(DatePart::Second, DateTime(-1), DateTime(0)),
+            Some(1)
+        );
     }
 
     #[test]

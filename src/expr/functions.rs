@@ -135,7 +135,12 @@ static BUILTINS: &[Builtin] = &[
     f("YEAR", 1, Some(1), year),
     // Conversion, record and array functions.
     f("GetType", 1, Some(1), get_type),
-    f("GetRecordPropertyValue", 2, Some(2), get_record_property_value),
+    f(
+        "GetRecordPropertyValue",
+        2,
+        Some(2),
+        get_record_property_value,
+    ),
     f("GetArrayElement", 2, Some(2), get_array_element),
     f("GetArrayLength", 1, Some(1), get_array_length),
     f("COALESCE", 1, None, coalesce),
@@ -471,7 +476,9 @@ fn cached_regex(pattern: &str) -> Option<Regex> {
 /// `REGEXMATCH(s, pattern)`: 1-based character position of the first
 /// case-insensitive match, 0 if none or if the pattern is invalid.
 /// Patterns use Rust `regex` syntax, which covers ECMAScript's common
-/// subset; look-around and back-references are invalid (so 0).
+/// subset; look-around and back-references are invalid (so 0), and `\d`,
+/// `\w` are Unicode-aware. "Single-line" is read as ECMAScript's default:
+/// `^`/`$` anchor the whole string and `.` does not match a newline.
 fn regexmatch(args: &[Value]) -> Result<Value, EvalError> {
     const NAME: &str = "REGEXMATCH";
     let [s, pattern] = fixed::<2>(NAME, args)?;
@@ -577,8 +584,7 @@ fn stuff(args: &[Value]) -> Result<Value, EvalError> {
 fn translate(args: &[Value]) -> Result<Value, EvalError> {
     const NAME: &str = "TRANSLATE";
     let [s, from, to] = fixed::<3>(NAME, args)?;
-    let (Some(s), Some(from), Some(to)) =
-        (text(NAME, s)?, text(NAME, from)?, text(NAME, to)?)
+    let (Some(s), Some(from), Some(to)) = (text(NAME, s)?, text(NAME, from)?, text(NAME, to)?)
     else {
         return Ok(Value::Null);
     };
@@ -591,12 +597,7 @@ fn translate(args: &[Value]) -> Result<Value, EvalError> {
     }
     let out = s
         .chars()
-        .map(|c| {
-            pairs
-                .iter()
-                .find(|(x, _)| *x == c)
-                .map_or(c, |(_, y)| *y)
-        })
+        .map(|c| pairs.iter().find(|(x, _)| *x == c).map_or(c, |(_, y)| *y))
         .collect();
     string(out)
 }
@@ -757,7 +758,9 @@ fn int_power(base: i64, e: i64) -> Result<i64, EvalError> {
     match base {
         1 => Ok(1),
         -1 => Ok(if odd { -1 } else { 1 }),
-        0 if e < 0 => Err(EvalError::arithmetic("POWER: division by zero (0 ^ negative)")),
+        0 if e < 0 => Err(EvalError::arithmetic(
+            "POWER: division by zero (0 ^ negative)",
+        )),
         0 if e == 0 => Ok(1),
         0 => Ok(0),
         _ if e < 0 => Ok(0),
@@ -857,9 +860,8 @@ pub(crate) fn round_float(x: f64, length: i64) -> f64 {
 
 fn date_part_arg(name: &str, v: &Value) -> Result<DatePart, EvalError> {
     match v {
-        Value::String(word) => DatePart::parse(word).ok_or_else(|| {
-            EvalError::argument(format!("{name}: unknown date part '{word}'"))
-        }),
+        Value::String(word) => DatePart::parse(word)
+            .ok_or_else(|| EvalError::argument(format!("{name}: unknown date part '{word}'"))),
         other => Err(EvalError::argument(format!(
             "{name}: expected a date part such as minute, got {}",
             super::cast::describe(other)
@@ -981,8 +983,7 @@ fn datetimefromparts(args: &[Value]) -> Result<Value, EvalError> {
 /// `GetType(v)`: the type name; NULL for NULL.
 fn get_type(args: &[Value]) -> Result<Value, EvalError> {
     let [v] = fixed::<1>("GetType", args)?;
-    Ok(v
-        .data_type()
+    Ok(v.data_type()
         .map_or(Value::Null, |t| Value::String(t.name().to_string())))
 }
 
@@ -1050,4 +1051,645 @@ fn nullif(args: &[Value]) -> Result<Value, EvalError> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::expr::EvalErrorKind;
+    use crate::types::{Name, Record};
+
+    fn call(name: &str, args: &[Value]) -> Result<Value, EvalError> {
+        let builtin = lookup(name).unwrap_or_else(|| panic!("{name} is a builtin"));
+        (builtin.eval)(args)
+    }
+    fn ok(name: &str, args: &[Value]) -> Value {
+        call(name, args).unwrap_or_else(|e| panic!("{name}({args:?}) failed: {e}"))
+    }
+    fn s(t: &str) -> Value {
+        Value::str(t)
+    }
+    fn int(i: i64) -> Value {
+        Value::Bigint(i)
+    }
+    fn fl(x: f64) -> Value {
+        Value::Float(x)
+    }
+    fn dt(t: &str) -> Value {
+        Value::DateTime(DateTime::parse(t).expect("test datetime parses"))
+    }
+    const N: Value = Value::Null;
+
+    #[test]
+    fn lookup_is_case_insensitive_and_routes_non_scalars() {
+        assert_eq!(lookup("substring").map(|b| b.name), Some("SUBSTRING"));
+        assert_eq!(lookup("GETTYPE").map(|b| b.name), Some("GetType"));
+        assert!(lookup("DateAdd").is_some_and(|b| b.datepart_first));
+        assert!(lookup("LEFT").is_some_and(|b| !b.datepart_first));
+        assert!(lookup("COUNT").is_none());
+        assert!(lookup("LAG").is_none());
+        assert!(is_aggregate("count") && is_aggregate("PERCENTILE_DISC") && is_aggregate("TopOne"));
+        assert!(!is_aggregate("ROUND"));
+        assert!(is_analytic("lag") && is_analytic("IsFirst") && !is_analytic("SUM"));
+        for b in all() {
+            assert!(b.max_args.is_none_or(|max| max >= b.min_args), "{}", b.name);
+            assert!(!is_aggregate(b.name) && !is_analytic(b.name), "{}", b.name);
+        }
+    }
+
+    #[test]
+    fn documented_string_examples() {
+        // ref-left, RIGHT, ref-substring, REVERSE, STUFF reference pages.
+        assert_eq!(ok("LEFT", &[s("abcdefg"), int(2)]), s("ab"));
+        assert_eq!(ok("RIGHT", &[s("abcdefg"), int(2)]), s("fg"));
+        assert_eq!(ok("SUBSTRING", &[s("abcdefg"), int(2), int(4)]), s("bcde"));
+        assert_eq!(ok("REVERSE", &[s("abcdefg")]), s("gfedcba"));
+        assert_eq!(
+            ok("STUFF", &[s("abcdef"), int(2), int(3), s("ijklmn")]),
+            s("aijklmnef")
+        );
+        // ref-nchar, ref-unicode.
+        assert_eq!(ok("NCHAR", &[int(33590)]), s("茶"));
+        assert_eq!(ok("UNICODE", &[s("茶")]), int(33590));
+        let tea = ok("UNICODE", &[s("茶")]);
+        assert_eq!(ok("NCHAR", &[tea]), s("茶"));
+        // ref-space: RTRIM('LastName  ') + ',' + SPACE(1) + LTRIM('    FirstName').
+        assert_eq!(ok("RTRIM", &[s("LastName  ")]), s("LastName"));
+        assert_eq!(ok("SPACE", &[int(1)]), s(" "));
+        assert_eq!(ok("LTRIM", &[s("    FirstName")]), s("FirstName"));
+        assert_eq!(ok("TRIM", &[s("      a test    ")]), s("a test"));
+        // ref-translate-braces.
+        assert_eq!(
+            ok("TRANSLATE", &[s("2*[3+4]/{7-2}"), s("[]{}"), s("()()")]),
+            s("2*(3+4)/(7-2)")
+        );
+        // CONCAT reference page and ref-concat-ws.
+        assert_eq!(
+            ok(
+                "CONCAT",
+                &[s("Make: "), s("Contoso"), s(", Model: "), s("QRTZX22")]
+            ),
+            s("Make: Contoso, Model: QRTZX22")
+        );
+        assert_eq!(
+            ok(
+                "CONCAT_WS",
+                &[
+                    s(", "),
+                    s("1 Microsoft Way"),
+                    N,
+                    s("Redmond"),
+                    s("WA"),
+                    s("98052"),
+                    N
+                ]
+            ),
+            s("1 Microsoft Way, Redmond, WA, 98052")
+        );
+        // REPLICATE reference page. Its query says 4 - LEN(x) but its table
+        // (T → 0000T, 99A → 0099A) needs 5 - LEN(x); the table is used here.
+        for (line, code) in [
+            ("T", "0000T"),
+            ("1222X", "1222X"),
+            ("99A", "0099A"),
+            ("123456789", "123456789"),
+        ] {
+            let pad = 5 - match ok("LEN", &[s(line)]) {
+                Value::Bigint(n) => n,
+                other => panic!("LEN gave {other:?}"),
+            };
+            let zeros = ok("REPLICATE", &[s("0"), int(pad)]);
+            assert_eq!(ok("CONCAT", &[zeros, s(line)]), s(code));
+        }
+    }
+
+    #[test]
+    fn replace_reference_table() {
+        // ref-replace, every row of the documented table.
+        let rows = [
+            (s("abcde"), s("cd"), s("xx"), s("abxxe")),
+            (s("cdabcd"), s("cd"), s("x"), s("xabx")),
+            (s("cd"), s("cd"), s("xxx"), s("xxx")),
+            (s("abcde"), s("gh"), s("xx"), s("abcde")),
+            (s("abcde"), s("cde"), s(""), s("ab")),
+            (s("abcde"), s(""), s("xxx"), s("abcde")),
+            (s(""), s("cde"), s("xxx"), s("")),
+            (N, s("cde"), s("xxx"), N),
+            (s("abcde"), N, s("xxx"), N),
+            (s("abcde"), s("cde"), N, N),
+        ];
+        for (value, pattern, replacement, expected) in rows {
+            assert_eq!(ok("REPLACE", &[value, pattern, replacement]), expected);
+        }
+    }
+
+    #[test]
+    fn string_edge_cases() {
+        assert_eq!(ok("CONCAT", &[N, N]), s(""));
+        assert_eq!(
+            ok("CONCAT", &[s("n="), int(5), s(" x="), fl(1.5)]),
+            s("n=5 x=1.5")
+        );
+        assert_eq!(ok("CONCAT_WS", &[N, s("a"), s("b")]), s("ab"));
+        assert_eq!(ok("CONCAT_WS", &[s("-"), N, N]), s(""));
+        assert_eq!(ok("LEFT", &[s("茶葉abc"), int(1)]), s("茶"));
+        assert_eq!(ok("LEFT", &[s("ab"), int(10)]), s("ab"));
+        assert_eq!(ok("LEFT", &[N, int(1)]), N);
+        let err = call("LEFT", &[s("ab"), int(-1)]).unwrap_err();
+        assert_eq!(err.kind, EvalErrorKind::InvalidArgument);
+        assert!(call("RIGHT", &[s("ab"), int(-1)]).is_err());
+        assert_eq!(ok("RIGHT", &[s("ab茶"), int(1)]), s("茶"));
+        assert_eq!(ok("SUBSTRING", &[s("abcdefg"), int(0), int(3)]), s("ab"));
+        assert_eq!(ok("SUBSTRING", &[s("abcdefg"), int(-5), int(3)]), s(""));
+        assert_eq!(ok("SUBSTRING", &[s("abc"), int(3), int(100)]), s("c"));
+        assert_eq!(ok("SUBSTRING", &[s("abc"), int(9), int(1)]), s(""));
+        assert_eq!(ok("SUBSTRING", &[s("a茶b"), int(2), int(1)]), s("茶"));
+        assert!(call("SUBSTRING", &[s("abc"), int(1), int(-1)]).is_err());
+        assert_eq!(ok("SUBSTRING", &[s("abc"), N, int(1)]), N);
+        assert_eq!(ok("LEN", &[s("ab  ")]), int(2));
+        assert_eq!(ok("LEN", &[s("  ab")]), int(4));
+        assert_eq!(ok("LEN", &[s("茶")]), int(1));
+        assert_eq!(ok("LEN", &[int(12345)]), int(5));
+        assert_eq!(ok("LOWER", &[s("ABC茶")]), s("abc茶"));
+        assert_eq!(ok("UPPER", &[s("abc")]), s("ABC"));
+        assert_eq!(ok("TRIM", &[s("\u{3000}\t x \u{a0}\n")]), s("x"));
+        assert_eq!(ok("NCHAR", &[int(-1)]), N);
+        assert_eq!(ok("NCHAR", &[int(0x11_0000)]), N);
+        assert_eq!(ok("NCHAR", &[int(0xD800)]), N);
+        assert_eq!(ok("UNICODE", &[s("")]), N);
+        assert_eq!(ok("REPLICATE", &[s("ab"), int(3)]), s("ababab"));
+        assert_eq!(ok("REPLICATE", &[s("ab"), int(-1)]), N);
+        assert!(call("REPLICATE", &[s("ab"), int(i64::MAX)]).is_err());
+        assert_eq!(ok("SPACE", &[int(-1)]), N);
+        assert_eq!(ok("SPACE", &[int(0)]), s(""));
+        assert_eq!(
+            ok("STUFF", &[s("abcdef"), int(0), int(2), s("X")]),
+            s("Xbcdef")
+        );
+        assert_eq!(ok("STUFF", &[s("abc"), int(4), int(0), s("X")]), s(""));
+        assert_eq!(ok("STUFF", &[s("abc"), int(3), int(9), s("X")]), s("abX"));
+        assert_eq!(ok("STUFF", &[s("abc"), int(2), int(0), s("X")]), s("aXbc"));
+        assert!(call("STUFF", &[s("abc"), int(1), int(-1), s("X")]).is_err());
+        assert_eq!(ok("STUFF", &[s("abc"), int(1), int(1), N]), N);
+        let err = call("TRANSLATE", &[s("abc"), s("ab"), s("x")]).unwrap_err();
+        assert_eq!(err.kind, EvalErrorKind::InvalidArgument);
+        assert_eq!(ok("TRANSLATE", &[N, s("ab"), s("x")]), N);
+        assert_eq!(ok("TRANSLATE", &[s("aab"), s("aa"), s("xy")]), s("xxb"));
+    }
+
+    #[test]
+    fn searching() {
+        assert_eq!(ok("CHARINDEX", &[s("us"), s("Focus")]), int(4));
+        assert_eq!(ok("CHARINDEX", &[s("x"), s("abc")]), int(0));
+        assert_eq!(ok("CHARINDEX", &[s("b"), s("abcb"), int(3)]), int(4));
+        assert_eq!(ok("CHARINDEX", &[s("b"), s("abcb"), int(-4)]), int(2));
+        assert_eq!(ok("CHARINDEX", &[s("b"), s("abcb"), int(9)]), int(0));
+        assert_eq!(ok("CHARINDEX", &[s("葉"), s("茶葉茶葉"), int(3)]), int(4));
+        assert_eq!(ok("CHARINDEX", &[s(""), s("abc")]), int(0));
+        assert_eq!(ok("CHARINDEX", &[N, s("abc")]), N);
+        assert_eq!(ok("PATINDEX", &[s("%100%"), s("ABC 100 D")]), int(5));
+        assert_eq!(ok("PATINDEX", &[s("%[0-9]%"), s("茶x7")]), int(3));
+        assert_eq!(ok("PATINDEX", &[s("%z%"), s("abc")]), int(0));
+        assert_eq!(ok("PATINDEX", &[N, s("abc")]), N);
+        assert_eq!(
+            ok("REGEXMATCH", &[s("AB 123 C"), s("[0-9][0-9][0-9]")]),
+            int(4)
+        );
+        assert_eq!(
+            ok("REGEXMATCH", &[s("茶 abc"), s("B")]),
+            int(4),
+            "case-insensitive"
+        );
+        assert_eq!(ok("REGEXMATCH", &[s("abc"), s("x")]), int(0));
+        assert_eq!(
+            ok("REGEXMATCH", &[s("abc"), s("(")]),
+            int(0),
+            "invalid regex"
+        );
+        assert_eq!(
+            ok("REGEXMATCH", &[s("abc"), s("(?=a)")]),
+            int(0),
+            "look-ahead unsupported"
+        );
+        assert_eq!(ok("REGEXMATCH", &[N, s("a")]), N);
+        assert_eq!(ok("REGEXMATCH", &[s("a"), N]), N);
+    }
+
+    #[test]
+    fn json_parse() {
+        let parsed = ok(
+            "JSON_PARSE",
+            &[s(r#"{"SalesOrderID":"65191","n":1,"ok":true}"#)],
+        );
+        let Value::Record(r) = &parsed else {
+            panic!("record expected, got {parsed:?}")
+        };
+        assert_eq!(r.get("salesorderid"), Some(&s("65191")));
+        assert_eq!(r.get("n"), Some(&int(1)));
+        assert_eq!(r.get("ok"), Some(&Value::Bit(true)));
+        assert_eq!(
+            ok("JSON_PARSE", &[s("[1, 2.5]")]),
+            Value::Array(vec![int(1), fl(2.5)])
+        );
+        assert_eq!(ok("JSON_PARSE", &[s("{not json")]), N);
+        assert_eq!(ok("JSON_PARSE", &[s("5")]), N);
+        assert_eq!(ok("JSON_PARSE", &[int(5)]), N);
+        assert_eq!(ok("JSON_PARSE", &[N]), N);
+        let deep = "[".repeat(10_000);
+        assert_eq!(ok("JSON_PARSE", &[s(&deep)]), N);
+    }
+
+    #[test]
+    fn round_reference_table() {
+        // ref-round, every documented row: bigint stays bigint, float stays float.
+        let rows = [
+            (int(1), 0, int(1)),
+            (int(0), 0, int(0)),
+            (int(-1), 0, int(-1)),
+            (fl(1.0), 0, fl(1.0)),
+            (fl(0.5), 0, fl(1.0)),
+            (fl(-0.5), 0, fl(-1.0)),
+            (fl(1.234), 2, fl(1.23)),
+            (fl(1.234), 10, fl(1.234)),
+            (fl(123.4), -1, fl(120.0)),
+            (fl(123.4), -10, fl(0.0)),
+            (fl(501.0101), -3, fl(1000.0)),
+            (fl(123.9995), 3, fl(124.0)),
+        ];
+        for (x, len, expected) in rows {
+            assert_eq!(
+                ok("ROUND", &[x.clone(), int(len)]),
+                expected,
+                "ROUND({x:?}, {len})"
+            );
+        }
+        // iv-base-query: ROUND(readingNum, 2).
+        assert_eq!(ok("ROUND", &[fl(1.7145), int(2)]), fl(1.71));
+        assert_eq!(ok("ROUND", &[fl(2.378), int(2)]), fl(2.38));
+        assert_eq!(ok("ROUND", &[fl(-4.85436), int(2)]), fl(-4.85));
+    }
+
+    #[test]
+    fn round_edges() {
+        assert_eq!(ok("ROUND", &[int(125), int(-1)]), int(130));
+        assert_eq!(ok("ROUND", &[int(-125), int(-1)]), int(-130));
+        assert_eq!(ok("ROUND", &[int(-124), int(-1)]), int(-120));
+        assert_eq!(ok("ROUND", &[int(123), int(-19)]), int(0));
+        assert_eq!(ok("ROUND", &[int(i64::MAX), int(i64::MIN)]), int(0));
+        assert!(call("ROUND", &[int(i64::MAX), int(-1)]).is_err());
+        assert_eq!(ok("ROUND", &[fl(9.96), int(1)]), fl(10.0));
+        assert_eq!(ok("ROUND", &[fl(0.05), int(1)]), fl(0.1));
+        assert_eq!(ok("ROUND", &[fl(1e300), int(-299)]), fl(1e300));
+        assert_eq!(ok("ROUND", &[fl(f64::INFINITY), int(0)]), fl(f64::INFINITY));
+        assert_eq!(ok("ROUND", &[s("2.5"), int(0)]), fl(3.0));
+        assert_eq!(ok("ROUND", &[N, int(0)]), N);
+        assert_eq!(ok("ROUND", &[fl(1.5), N]), N);
+        let err = call("ROUND", &[s("abc"), int(0)]).unwrap_err();
+        assert_eq!(err.kind, EvalErrorKind::TypeConversion);
+        assert_eq!(
+            err.message,
+            "ROUND: cannot convert nvarchar(max) 'abc' to float"
+        );
+    }
+
+    #[test]
+    fn math() {
+        assert_eq!(ok("ABS", &[int(-3)]), int(3));
+        assert_eq!(ok("ABS", &[fl(-2.5)]), fl(2.5));
+        assert!(call("ABS", &[int(i64::MIN)]).is_err());
+        assert_eq!(ok("CEILING", &[fl(1.2)]), fl(2.0));
+        assert_eq!(ok("CEILING", &[int(7)]), int(7));
+        assert_eq!(ok("FLOOR", &[fl(-1.2)]), fl(-2.0));
+        assert_eq!(ok("FLOOR", &[N]), N);
+        assert_eq!(ok("SIGN", &[int(-9)]), int(-1));
+        assert_eq!(ok("SIGN", &[fl(0.0)]), fl(0.0));
+        assert_eq!(ok("SIGN", &[fl(2.5)]), fl(1.0));
+        assert_eq!(ok("EXP", &[int(0)]), fl(1.0));
+        assert_eq!(ok("SQRT", &[int(16)]), fl(4.0));
+        assert_eq!(ok("SQRT", &[s("2.25")]), fl(1.5));
+        assert_eq!(
+            call("SQRT", &[int(-1)]).map_err(|e| e.kind),
+            Err(EvalErrorKind::InvalidArgument)
+        );
+        assert_eq!(ok("SQUARE", &[int(3)]), fl(9.0));
+        assert_eq!(ok("POWER", &[int(2), int(10)]), int(1024));
+        assert_eq!(ok("POWER", &[int(2), int(-1)]), int(0));
+        assert_eq!(ok("POWER", &[int(-1), int(-3)]), int(-1));
+        assert_eq!(ok("POWER", &[int(4), fl(0.5)]), int(2));
+        assert_eq!(ok("POWER", &[fl(2.0), int(3)]), fl(8.0));
+        assert_eq!(ok("POWER", &[fl(4.0), fl(0.5)]), fl(2.0));
+        assert!(call("POWER", &[int(2), int(64)]).is_err());
+        assert!(call("POWER", &[int(0), int(-1)]).is_err());
+        assert!(call("POWER", &[fl(-8.0), fl(0.5)]).is_err());
+        assert_eq!(ok("POWER", &[N, int(2)]), N);
+        assert!(call("ABS", &[dt("2020-01-01")]).is_err());
+    }
+
+    #[test]
+    fn date_functions() {
+        let t = dt("2014-09-10T11:45:30.5Z");
+        assert_eq!(
+            ok("DATEADD", &[s("hour"), int(2), t.clone()]),
+            dt("2014-09-10T13:45:30.5Z")
+        );
+        assert_eq!(
+            ok("DATEADD", &[s("MI"), fl(1.9), t.clone()]),
+            dt("2014-09-10T11:46:30.5Z")
+        );
+        assert_eq!(
+            ok("DATEADD", &[s("ms"), int(1), s("1970-01-01T00:00:00Z")]),
+            dt("1970-01-01T00:00:00.001Z")
+        );
+        assert_eq!(ok("DATEADD", &[s("day"), N, t.clone()]), N);
+        let unknown = call("DATEADD", &[s("fortnight"), int(1), t.clone()]).unwrap_err();
+        assert_eq!(unknown.kind, EvalErrorKind::InvalidArgument);
+        assert!(call("DATEADD", &[s("year"), int(i64::MAX), t.clone()]).is_err());
+        assert!(call("DATEADD", &[s("day"), int(1), s("not a date")]).is_err());
+        // DATEDIFF reference examples.
+        assert_eq!(
+            ok(
+                "DATEDIFF",
+                &[s("minute"), t.clone(), s("2014-09-10 12:00:00")]
+            ),
+            int(15)
+        );
+        let later = ok("DATEADD", &[s("hour"), int(2), t.clone()]);
+        assert_eq!(ok("DATEDIFF", &[s("minute"), t.clone(), later]), int(120));
+        assert_eq!(
+            ok("DATEDIFF", &[s("yy"), s("2020-12-31"), s("2021-01-01")]),
+            int(1)
+        );
+        assert_eq!(ok("DATEDIFF", &[s("second"), N, t.clone()]), N);
+        assert_eq!(ok("DATENAME", &[s("month"), t.clone()]), s("September"));
+        assert_eq!(ok("DATENAME", &[s("dw"), t.clone()]), s("Wednesday"));
+        assert_eq!(ok("DATENAME", &[s("year"), t.clone()]), s("2014"));
+        assert_eq!(ok("DATEPART", &[s("weekday"), t.clone()]), int(4));
+        assert_eq!(ok("DATEPART", &[s("minute"), t.clone()]), int(45));
+        assert_eq!(ok("DATEPART", &[s("ms"), t.clone()]), int(500));
+        assert_eq!(ok("DAY", std::slice::from_ref(&t)), int(10));
+        assert_eq!(ok("MONTH", std::slice::from_ref(&t)), int(9));
+        assert_eq!(ok("YEAR", &[s("2014-09-10")]), int(2014));
+        assert_eq!(ok("YEAR", &[N]), N);
+        assert!(call("YEAR", &[int(2014)]).is_err());
+        // DATETIMEFROMPARTS reference example, with DATEPART(minute, t) + 10.
+        assert_eq!(
+            ok(
+                "DATETIMEFROMPARTS",
+                &[int(2014), int(9), int(10), int(12), int(55), int(0), int(0)]
+            ),
+            dt("2014-09-10T12:55:00Z")
+        );
+        assert_eq!(
+            ok(
+                "DATETIMEFROMPARTS",
+                &[int(2014), int(9), N, int(12), int(55), int(0), int(0)]
+            ),
+            N
+        );
+        assert!(call(
+            "DATETIMEFROMPARTS",
+            &[int(2014), int(13), int(1), int(0), int(0), int(0), int(0)]
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn conversion_record_and_array_functions() {
+        assert_eq!(ok("GetType", &[int(1)]), s("bigint"));
+        assert_eq!(ok("GetType", &[fl(1.0)]), s("float"));
+        assert_eq!(ok("GetType", &[s("x")]), s("nvarchar(max)"));
+        assert_eq!(ok("GetType", &[dt("2020-01-01")]), s("datetime"));
+        assert_eq!(ok("GetType", &[Value::Bit(false)]), s("bit"));
+        assert_eq!(ok("GetType", &[Value::Record(Record::new())]), s("record"));
+        assert_eq!(ok("GetType", &[Value::Array(vec![])]), s("array"));
+        assert_eq!(ok("GetType", &[N]), N);
+
+        let readings = Value::Record(Record::from_fields([
+            (Name::from("Temperature"), int(80)),
+            (
+                Name::from("CustomSensor"),
+                Value::Array(vec![int(1), int(1), int(0)]),
+            ),
+        ]));
+        assert_eq!(
+            ok(
+                "GetRecordPropertyValue",
+                &[readings.clone(), s("temperature")]
+            ),
+            int(80)
+        );
+        assert_eq!(
+            ok("GetRecordPropertyValue", &[readings.clone(), s("missing")]),
+            N
+        );
+        assert_eq!(ok("GetRecordPropertyValue", &[readings.clone(), N]), N);
+        assert_eq!(ok("GetRecordPropertyValue", &[N, s("x")]), N);
+        assert!(call("GetRecordPropertyValue", &[int(1), s("x")]).is_err());
+
+        let sensor = ok("GetRecordPropertyValue", &[readings, s("CustomSensor")]);
+        assert_eq!(ok("GetArrayElement", &[sensor.clone(), int(0)]), int(1));
+        assert_eq!(ok("GetArrayElement", &[sensor.clone(), int(2)]), int(0));
+        assert_eq!(ok("GetArrayElement", &[sensor.clone(), int(3)]), N);
+        assert_eq!(ok("GetArrayElement", &[sensor.clone(), int(-1)]), N);
+        assert_eq!(ok("GetArrayLength", std::slice::from_ref(&sensor)), int(3));
+        assert_eq!(ok("GetArrayLength", &[N]), N);
+        assert!(call("GetArrayLength", &[s("[1]")]).is_err());
+        assert!(call("GetArrayElement", &[Value::Record(Record::new()), int(0)]).is_err());
+    }
+
+    #[test]
+    fn coalesce_and_nullif() {
+        // COALESCE reference table.
+        assert_eq!(ok("COALESCE", &[int(0), s("a")]), int(0));
+        assert_eq!(ok("COALESCE", &[N, s("a")]), s("a"));
+        assert_eq!(ok("COALESCE", &[N, N]), N);
+        assert_eq!(ok("COALESCE", &[N, N, int(2), N]), int(2));
+        // ref-nullif.
+        assert_eq!(ok("NULLIF", &[int(4), int(4)]), N);
+        assert_eq!(ok("NULLIF", &[int(5), int(7)]), int(5));
+        assert_eq!(ok("NULLIF", &[int(1), fl(1.0)]), N);
+        assert_eq!(ok("NULLIF", &[s("1"), int(1)]), s("1"));
+        assert_eq!(ok("NULLIF", &[int(1), N]), int(1));
+        assert_eq!(ok("NULLIF", &[N, int(1)]), N);
+    }
+
+    #[test]
+    fn wrong_arity_is_an_error_not_a_panic() {
+        let err = call("LEFT", &[s("a")]).unwrap_err();
+        assert_eq!(err.kind, EvalErrorKind::InvalidArgument);
+        assert_eq!(err.message, "LEFT: expected 2 arguments, got 1");
+        assert!(call("CHARINDEX", &[]).is_err());
+        assert!(call("CONCAT_WS", &[]).is_err());
+    }
+
+    /// A small deterministic generator (xorshift64*), so the test needs no
+    /// extra dependency and every run checks the same combinations.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+            let i = usize::try_from(self.next() % items.len() as u64).unwrap_or(0);
+            &items[i]
+        }
+    }
+
+    fn samples() -> Vec<Value> {
+        let record = Value::Record(Record::from_fields([
+            (Name::from("a"), int(1)),
+            (Name::from("B"), Value::Array(vec![N, s("x")])),
+        ]));
+        vec![
+            N,
+            int(i64::MIN),
+            int(i64::MAX),
+            int(0),
+            int(-1),
+            int(7),
+            int(1_114_112),
+            fl(f64::NAN),
+            fl(-0.0),
+            fl(1.5),
+            fl(f64::INFINITY),
+            fl(-1e300),
+            s(""),
+            s("abc"),
+            s("茶"),
+            s(" 12 "),
+            s("%[a-"),
+            s("(?i)a+"),
+            s("[^"),
+            s("2021-12-10T10:00:00"),
+            dt("2021-12-10T10:00:00.1234567Z"),
+            Value::DateTime(DateTime(i64::MIN)),
+            Value::DateTime(DateTime(i64::MAX)),
+            Value::Bit(true),
+            Value::Bit(false),
+            record,
+            Value::Record(Record::new()),
+            Value::Array(vec![int(1), fl(2.5)]),
+            Value::Array(vec![]),
+        ]
+    }
+
+    #[test]
+    fn builtins_never_panic() {
+        let values = samples();
+        let parts = [
+            s("year"),
+            s("q"),
+            s("mm"),
+            s("y"),
+            s("dd"),
+            s("wk"),
+            s("dw"),
+            s("hh"),
+            s("n"),
+            s("ss"),
+            s("ms"),
+            s("mcs"),
+            s("ns"),
+            s("bogus"),
+        ];
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        let mut calls = 0usize;
+        for builtin in all() {
+            let max = builtin.max_args.unwrap_or(builtin.min_args + 3);
+            // Every arity from 0 to one past the maximum, arity errors included.
+            for arity in 0..=max + 1 {
+                let exhaustive = arity <= 2;
+                let rounds = if exhaustive {
+                    values.len().pow(u32::try_from(arity).unwrap_or(0))
+                } else {
+                    3000
+                };
+                for round in 0..rounds {
+                    let mut args = Vec::with_capacity(arity);
+                    for position in 0..arity {
+                        let v = if exhaustive {
+                            let stride = values.len().pow(u32::try_from(position).unwrap_or(0));
+                            values[(round / stride) % values.len()].clone()
+                        } else {
+                            rng.pick(&values).clone()
+                        };
+                        args.push(v);
+                    }
+                    if builtin.datepart_first && arity > 0 && round % 4 != 0 {
+                        args[0] = rng.pick(&parts).clone();
+                    }
+                    let _ = (builtin.eval)(&args);
+                    calls += 1;
+                }
+            }
+        }
+        assert!(calls > 10_000, "only {calls} calls");
+    }
+
+    #[test]
+    fn operators_and_casts_never_panic() {
+        use crate::expr::{cast, ops};
+        use crate::syntax::ast::{BinaryOp, UnaryOp};
+        let values = samples();
+        let binary_ops = [
+            BinaryOp::Mul,
+            BinaryOp::Div,
+            BinaryOp::Mod,
+            BinaryOp::Add,
+            BinaryOp::Sub,
+            BinaryOp::BitAnd,
+            BinaryOp::BitOr,
+            BinaryOp::BitXor,
+            BinaryOp::Eq,
+            BinaryOp::NotEq,
+            BinaryOp::Lt,
+            BinaryOp::LtEq,
+            BinaryOp::Gt,
+            BinaryOp::GtEq,
+            BinaryOp::And,
+            BinaryOp::Or,
+        ];
+        let types = [
+            DataType::Bigint,
+            DataType::Float,
+            DataType::NVarchar,
+            DataType::DateTime,
+            DataType::Bit,
+            DataType::Record,
+            DataType::Array,
+        ];
+        for a in &values {
+            for op in [UnaryOp::Neg, UnaryOp::Plus, UnaryOp::Not, UnaryOp::BitNot] {
+                let _ = ops::unary(op, a);
+            }
+            for to in types {
+                let strict = cast::cast(a, to);
+                let lenient = cast::try_cast(a, to);
+                assert_eq!(
+                    strict.clone().unwrap_or(Value::Null),
+                    lenient,
+                    "{a:?} as {to}"
+                );
+                if let Ok(v) = strict {
+                    assert!(
+                        v.is_null() || v.data_type() == Some(to),
+                        "{a:?} as {to} gave {v:?}"
+                    );
+                }
+            }
+            let _ = ops::is_true(a);
+            for b in &values {
+                for op in binary_ops {
+                    let _ = ops::binary(op, a, b);
+                }
+                let _ = ops::like(a, b);
+                // compare is antisymmetric.
+                assert_eq!(
+                    ops::compare(a, b),
+                    ops::compare(b, a).map(std::cmp::Ordering::reverse),
+                    "{a:?} vs {b:?}"
+                );
+            }
+        }
+    }
 }

@@ -256,9 +256,7 @@ fn bitwise(op: BinaryOp, left: &Value, right: &Value) -> Result<Value, EvalError
         _ => x ^ y,
     };
     match (left, right) {
-        (Value::Bit(x), Value::Bit(y)) => {
-            Ok(Value::Bit(apply(i64::from(*x), i64::from(*y)) != 0))
-        }
+        (Value::Bit(x), Value::Bit(y)) => Ok(Value::Bit(apply(i64::from(*x), i64::from(*y)) != 0)),
         (Value::Bigint(_) | Value::Bit(_), Value::Bigint(_) | Value::Bit(_)) => {
             let int = |v: &Value| match v {
                 Value::Bigint(i) => *i,
@@ -446,15 +444,29 @@ mod tests {
         assert_eq!(b(BinaryOp::Lt, s("B"), s("a")), Ok(T));
         assert_eq!(b(BinaryOp::GtEq, T, int(1)), Ok(T));
         assert_eq!(b(BinaryOp::LtEq, F, fl(0.5)), Ok(T));
-        assert_eq!(compare(&int(i64::MAX), &fl(9.223372036854775807e18)), Some(Ordering::Less));
+        assert_eq!(
+            compare(&int(i64::MAX), &fl(2f64.powi(63))),
+            Some(Ordering::Less)
+        );
+        // Exact, not through a lossy cast: 2^53 + 1 is not the float 2^53.
+        assert_eq!(
+            compare(&int((1 << 53) + 1), &fl(2f64.powi(53))),
+            Some(Ordering::Greater)
+        );
         assert_eq!(compare(&fl(f64::NAN), &fl(f64::NAN)), None);
     }
 
     #[test]
     fn datetime_and_structured_comparisons() {
         let d = Value::DateTime(DateTime::parse("2021-12-10T10:00:00Z").unwrap());
-        assert_eq!(compare(&d, &s("2021-12-10T10:00:00")), Some(Ordering::Equal));
-        assert_eq!(compare(&s("2021-12-10T11:00:00+02:00"), &d), Some(Ordering::Less));
+        assert_eq!(
+            compare(&d, &s("2021-12-10T10:00:00")),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare(&s("2021-12-10T11:00:00+02:00"), &d),
+            Some(Ordering::Less)
+        );
         assert_eq!(compare(&d, &s("not a date")), None);
         let arr = |v: Vec<Value>| Value::Array(v);
         assert_eq!(

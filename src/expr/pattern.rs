@@ -169,7 +169,11 @@ fn match_tokens(tokens: &[Token], text: &[char]) -> bool {
             },
         }
     }
-    tokens.get(ti..).unwrap_or(&[]).iter().all(|t| *t == Token::Any)
+    tokens
+        .get(ti..)
+        .unwrap_or(&[])
+        .iter()
+        .all(|t| *t == Token::Any)
 }
 
 #[cfg(test)]
