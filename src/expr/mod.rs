@@ -4,14 +4,14 @@
 //! error policy (ASA-SEMANTICS.md §9), never a panic.
 
 pub mod cast;
+pub mod dates;
 pub mod eval;
 pub mod functions;
 pub mod ops;
+pub mod pattern;
 
 use std::fmt;
 
-#[allow(unused_imports)]
-use crate::types::Value;
 
 /// Why evaluating an expression failed for one event.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
