@@ -100,7 +100,7 @@ struct Binder<'a> {
     catalog: &'a dyn Catalog,
     plan: Plan,
     step_ids: HashMap<String, usize>,
-    schemas: HashMap<String, Span>,
+    schemas: HashMap<String, Vec<(Name, DataType)>>,
     errors: Vec<Diagnostic>,
 }
 
@@ -121,9 +121,20 @@ impl Binder<'_> {
         if self.catalog.input(&table.name.value).is_none() {
             self.errors.push(unknown_input(&table.name, self.catalog));
         }
-        self.schemas.insert(key, table.span);
-        self.errors
-            .push(Diagnostic::unsupported(table.span, "CREATE TABLE (input schemas)"));
+        if self.schemas.contains_key(&key) {
+            self.errors.push(Diagnostic::error(
+                codes::INVALID,
+                table.name.span,
+                format!("input \"{}\" has two CREATE TABLE statements", table.name.value),
+            ));
+            return;
+        }
+        let columns = table
+            .columns
+            .iter()
+            .map(|c| (Name::from(c.name.value.as_str()), c.ty.ty))
+            .collect();
+        self.schemas.insert(key, columns);
     }
 
     fn bind_query(&mut self, query: &ast::Query) {
@@ -340,9 +351,11 @@ impl Binder<'_> {
                 "reading reference data outside a JOIN",
             ));
         }
-        if self.schemas.contains_key(&input.name.to_ascii_lowercase()) {
-            // Reported at the CREATE TABLE.
-        }
+        let schema = self
+            .schemas
+            .get(&input.name.to_ascii_lowercase())
+            .cloned()
+            .unwrap_or_default();
         let source_scope = Scope {
             aliases: Vec::new(),
         };
@@ -369,6 +382,7 @@ impl Binder<'_> {
             input: input.name,
             timestamp_by,
             over,
+            schema,
             span: source.span,
         });
         (Rel::Source(id), scope)

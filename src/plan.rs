@@ -45,6 +45,10 @@ pub struct SourcePlan {
     pub timestamp_by: Option<ScalarExpr>,
     /// `TIMESTAMP BY ... OVER` keys (substreams).
     pub over: Vec<ScalarExpr>,
+    /// Columns declared by `CREATE TABLE`: each is cast to its type as the
+    /// event is read; an event that does not convert is dropped
+    /// (`InputDeserializerError.TypeConversionError`).
+    pub schema: Vec<(Name, crate::types::DataType)>,
     /// Where the source is named in the query.
     pub span: Span,
 }

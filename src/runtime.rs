@@ -109,6 +109,7 @@ struct SourceCounters {
 struct Shared {
     plan: Plan,
     query_text: String,
+    compat: CompatLevel,
     time_fields: Vec<Option<crate::types::Name>>,
     on_error: ErrorPolicy,
     readers: Mutex<Vec<Option<SourceReader>>>,
@@ -199,6 +200,7 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
         rows_written: plan.outputs.iter().map(|_| AtomicU64::new(0)).collect(),
         plan,
         query_text: job.query.clone(),
+        compat: job.compat,
         time_fields,
         on_error: job.on_error,
         readers: Mutex::new(readers),
@@ -405,7 +407,15 @@ fn run_worker(
         feeds.retain_mut(|feed| feed_batch(feed, shared, arrival));
         worker.step();
     }
-    while !shared.stop.load(Ordering::Relaxed) && worker.step_or_park(Some(Duration::from_millis(20))) {}
+    // Drain: step until every dataflow has finished (or the job stops).
+    loop {
+        if shared.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        if !worker.step_or_park(Some(Duration::from_millis(20))) {
+            break;
+        }
+    }
 }
 
 struct Feed {
@@ -429,9 +439,12 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> bool 
             }
         };
         counters.events.fetch_add(1, Ordering::Relaxed);
-        let row = match item {
+        let row = match item.and_then(|row| apply_schema(row, &source.schema, shared.compat)) {
             Ok(row) => row,
-            Err(bad) => {
+            Err(mut bad) => {
+                if bad.position.is_empty() {
+                    bad.position = format!("event {}", counters.events.load(Ordering::Relaxed));
+                }
                 counters.bad.fetch_add(1, Ordering::Relaxed);
                 dead_letter_input(shared, &feed.reader.alias, &bad);
                 continue;
@@ -493,6 +506,31 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> bool 
     }
     feed.session.flush();
     true
+}
+
+/// Casts the columns a `CREATE TABLE` declares; NaN floats are filtered at
+/// compatibility level 1.1 and later (§1 CREATE TABLE).
+fn apply_schema(
+    mut row: Row,
+    schema: &[(crate::types::Name, crate::types::DataType)],
+    compat: CompatLevel,
+) -> Result<Row, BadEvent> {
+    for (name, ty) in schema {
+        let Some(value) = row.get(name) else { continue };
+        let bad = |message: String| BadEvent {
+            position: String::new(),
+            reason: reasons::SCHEMA_CONVERSION,
+            message,
+            raw: row.to_json().to_string(),
+        };
+        let converted = crate::expr::cast::cast(value, *ty)
+            .map_err(|e| bad(format!("column \"{name}\": {}", e.message)))?;
+        if compat >= CompatLevel::V1_1 && matches!(converted, Value::Float(f) if f.is_nan()) {
+            return Err(bad(format!("column \"{name}\" is NaN")));
+        }
+        row.set(name.clone(), converted);
+    }
+    Ok(row)
 }
 
 fn as_datetime(value: &Value) -> Option<DateTime> {

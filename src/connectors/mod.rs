@@ -33,6 +33,8 @@ pub mod reasons {
     pub const MISSING_COLUMNS: &str = "InputDeserializerError.MissingColumns";
     /// A CSV header that cannot be used.
     pub const INVALID_HEADER: &str = "InputDeserializerError.InvalidHeader";
+    /// A column declared by `CREATE TABLE` does not convert to its type.
+    pub const SCHEMA_CONVERSION: &str = "InputDeserializerError.TypeConversionError";
     /// The `TIMESTAMP BY` value is not a datetime.
     pub const INVALID_TIMESTAMP: &str = "InvalidInputTimeStamp";
     /// An expression failed on the event (e.g. a CAST).
