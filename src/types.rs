@@ -128,6 +128,11 @@ impl DateTime {
         if let Ok(d) = NaiveDate::parse_from_str(no_z, "%Y-%m-%d") {
             return d.and_hms_opt(0, 0, 0).map(DateTime::from_chrono);
         }
+        // A time of day alone is on 1970-01-01 (deterministic, unlike
+        // "today"); see docs/semantics.md.
+        if let Ok(t) = chrono::NaiveTime::parse_from_str(no_z, "%H:%M:%S%.f") {
+            return Some(DateTime::from_chrono(NaiveDate::default().and_time(t)));
+        }
         None
     }
 
@@ -432,6 +437,10 @@ mod tests {
         assert_eq!(d.ticks(), -5_000_000);
         assert_eq!(d.to_iso(), "1969-12-31T23:59:59.5000000Z");
         assert!(DateTime::parse("not a date").is_none());
+        assert_eq!(
+            DateTime::parse("00:10:25").map(DateTime::to_iso).as_deref(),
+            Some("1970-01-01T00:10:25.0000000Z")
+        );
         assert_eq!(
             DateTime::parse("2020-02-29").map(DateTime::to_iso).as_deref(),
             Some("2020-02-29T00:00:00.0000000Z")
