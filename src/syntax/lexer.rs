@@ -163,7 +163,8 @@ impl Lexer<'_> {
         while let Some(c) = self.char_at(self.pos) {
             let start = self.pos;
             match c {
-                c if c.is_whitespace() => self.pos += c.len_utf8(),
+                // A byte-order mark counts as whitespace.
+                c if c.is_whitespace() || c == '\u{feff}' => self.pos += c.len_utf8(),
                 '-' if self.byte(start + 1) == Some(b'-') => {
                     while let Some(c) = self.char_at(self.pos) {
                         if c == '\n' {
@@ -395,6 +396,15 @@ mod tests {
         let lexed = tokenize(src);
         let texts: Vec<&str> = lexed.tokens.iter().map(|t| text(src, t.span)).collect();
         assert_eq!(texts, vec!["SELECT", "'茶'", "AS", "t", ""]);
+    }
+
+    #[test]
+    fn byte_order_mark_and_crlf_are_whitespace() {
+        use TokenKind::*;
+        assert_eq!(
+            kinds("\u{feff}SELECT\r\n a -- x\r\n"),
+            vec![Word, Word, Eof]
+        );
     }
 
     #[test]
