@@ -34,7 +34,7 @@ pub fn is_reserved(word: &str) -> bool {
     RESERVED.iter().any(|k| k.eq_ignore_ascii_case(word))
 }
 
-/// The depth budget of one statement. Every nested expression, unary
+/// The depth budget of nested expressions. Every nested expression, unary
 /// operator or pattern group costs [`NEST_COST`] and every operator of a
 /// left-associative chain costs 1, so about 128 levels of nesting or about
 /// 1,000 chained operators fit. This bounds both the parser's recursion and
@@ -44,6 +44,9 @@ const DEPTH_BUDGET: usize = 1024;
 
 /// What one level of parser recursion costs from [`DEPTH_BUDGET`].
 const NEST_COST: usize = 8;
+
+const TYPE_EXPECTED: &str =
+    "a type name (bigint, float, nvarchar(max), datetime, bit, record or array)";
 
 const UNITS_HELP: &str = "Time units are day (dd, d), hour (hh), minute (mi, n), second (ss, s), \
                           millisecond (ms) and microsecond (mcs).";
@@ -417,28 +420,25 @@ impl<'a> Parser<'a> {
         } else {
             String::new()
         };
-        let ty =
-            match word.as_str() {
-                "bigint" => DataType::Bigint,
-                "float" => DataType::Float,
-                "datetime" => DataType::DateTime,
-                "bit" => DataType::Bit,
-                "record" => DataType::Record,
-                "array" => DataType::Array,
-                "nvarchar" => {
-                    self.bump();
-                    self.expect(TokenKind::LParen, "'(max)' after NVARCHAR")?;
-                    self.expect_word("MAX", "MAX in NVARCHAR(MAX)")?;
-                    self.expect(TokenKind::RParen, "')' after NVARCHAR(MAX")?;
-                    return Ok(TypeName {
-                        ty: DataType::NVarchar,
-                        span: self.since(token.span),
-                    });
-                }
-                _ => return Err(self.expected(
-                    "a type name (bigint, float, nvarchar(max), datetime, bit, record or array)",
-                )),
-            };
+        let ty = match word.as_str() {
+            "bigint" => DataType::Bigint,
+            "float" => DataType::Float,
+            "datetime" => DataType::DateTime,
+            "bit" => DataType::Bit,
+            "record" => DataType::Record,
+            "array" => DataType::Array,
+            "nvarchar" => {
+                self.bump();
+                self.expect(TokenKind::LParen, "'(max)' after NVARCHAR")?;
+                self.expect_word("MAX", "MAX in NVARCHAR(MAX)")?;
+                self.expect(TokenKind::RParen, "')' after NVARCHAR(MAX")?;
+                return Ok(TypeName {
+                    ty: DataType::NVarchar,
+                    span: self.since(token.span),
+                });
+            }
+            _ => return Err(self.expected(TYPE_EXPECTED)),
+        };
         self.bump();
         Ok(TypeName {
             ty,
@@ -459,10 +459,11 @@ impl<'a> Parser<'a> {
                     return Err(self.expected("SELECT after '('"));
                 }
                 let body = self.parse_set_expr()?;
-                self.expect(
+                let close = self.expect(
                     TokenKind::RParen,
                     &format!("')' to close step '{}'", name.value),
-                )?;
+                );
+                close.map_err(|e| self.note_bare_alias(e))?;
                 let span = self.since(name.span);
                 with.push(WithStep { name, body, span });
                 if self.eat(TokenKind::Comma).is_none() {
@@ -1161,7 +1162,7 @@ impl<'a> Parser<'a> {
                 return Err(Diagnostic::error(
                     codes::SYNTAX,
                     self.peek().span,
-                    "Windows(...) cannot be nested",
+                    "nested Windows(...) is not allowed",
                 ));
             }
             return self.parse_window();
@@ -1279,7 +1280,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A full expression.
-    pub(crate) fn parse_expr(&mut self) -> PResult<Expr> {
+    fn parse_expr(&mut self) -> PResult<Expr> {
         self.parse_prec(P_OR)
     }
 
@@ -1631,7 +1632,7 @@ impl<'a> Parser<'a> {
                 return Err(Diagnostic::error(
                     codes::SYNTAX,
                     self.since(path.first().map_or(self.prev, |i| i.span)),
-                    "a function name can have only one prefix, such as udf.",
+                    "a function name can have only one prefix, such as udf or uda",
                 ));
             }
         }
@@ -1921,6 +1922,14 @@ mod tests {
         parse_ok(src).to_string()
     }
 
+    /// The tree's debug form with every span blanked out.
+    fn shape_without_spans(script: &Script) -> String {
+        static SPANS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+        let spans = SPANS
+            .get_or_init(|| regex::Regex::new(r"Span \{ start: \d+, end: \d+ \}").expect("regex"));
+        spans.replace_all(&format!("{script:?}"), "_").into_owned()
+    }
+
     // ----- the conformance queries ----------------------------------------
 
     #[test]
@@ -1960,13 +1969,19 @@ mod tests {
             if name == CASE_LANE {
                 continue;
             }
-            let once = parse_ok(&text).to_string();
+            let script = parse_ok(&text);
+            let once = script.to_string();
             let reparsed = match parse_script(&once) {
                 Ok(s) => s,
                 Err(e) => panic!("{name}: printed text does not parse: {e}\n{once}"),
             };
             let twice = reparsed.to_string();
             assert_eq!(once, twice, "{name}: printing is not idempotent");
+            assert_eq!(
+                shape_without_spans(&script),
+                shape_without_spans(&reparsed),
+                "{name}: the printed text parses to a different tree"
+            );
         }
     }
 
@@ -2399,11 +2414,16 @@ mod tests {
 
     fn round_trip(text: &str, script: &Script) {
         let once = script.to_string();
-        let again = match parse_script(&once) {
-            Ok(s) => s.to_string(),
+        let reparsed = match parse_script(&once) {
+            Ok(s) => s,
             Err(e) => panic!("{text}\nprinted as\n{once}\ndoes not parse: {e}"),
         };
-        assert_eq!(once, again, "from {text}");
+        assert_eq!(once, reparsed.to_string(), "from {text}");
+        assert_eq!(
+            shape_without_spans(script),
+            shape_without_spans(&reparsed),
+            "{text}\nprinted as\n{once}\nparses to a different tree"
+        );
     }
 
     /// Generated valid scripts parse and print stably; mutated ones never
@@ -3397,7 +3417,7 @@ mod tests {
             ),
             (
                 "SELECT a FROM x GROUP BY Windows(Windows(TumblingWindow(s, 1)))",
-                "Windows(...) cannot be nested",
+                "nested Windows(...) is not allowed",
             ),
             (
                 "SELECT a FROM x GROUP BY HoppingWindow(second, 10)",
