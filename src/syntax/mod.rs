@@ -3,6 +3,7 @@
 //! types; errors are [`Diagnostic`]s that say what was expected.
 
 pub mod ast;
+pub mod display;
 pub mod lexer;
 pub mod parser;
 
