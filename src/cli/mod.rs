@@ -242,7 +242,7 @@ fn cmd_explain(args: ExplainArgs) -> ExitCode {
     if let Stage::Ast = args.stage {
         return match parse(&loaded.query) {
             Ok(script) => {
-                println!("{script:?}");
+                println!("{script}");
                 ExitCode::SUCCESS
             }
             Err(d) => {
