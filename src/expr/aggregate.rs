@@ -1615,6 +1615,45 @@ mod tests {
         }
     }
 
+    fn any_scalar() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(N),
+            any::<bool>().prop_map(Value::Bit),
+            (-3_i64..4).prop_map(int),
+            prop_oneof![Just(i64::MAX), Just(i64::MIN)].prop_map(int),
+            (-3.0_f64..3.0).prop_map(|f| fl((f * 4.0).round() / 4.0)),
+            any::<f64>().prop_map(fl),
+            prop_oneof![Just("1.5"), Just("x"), Just("2023-01-01T00:00:00Z")].prop_map(s),
+            (0_i64..3).prop_map(|i| Value::DateTime(DateTime(i))),
+        ]
+    }
+
+    proptest::proptest! {
+        /// Random groups: no panic, and a permutation gives the same result
+        /// (or the same error) for every aggregate.
+        #[test]
+        fn random_groups_are_order_independent(
+            rows in proptest::collection::vec(
+                (any_scalar(), any_scalar(), any_scalar(), 1_isize..4),
+                0..8,
+            ),
+            seed in proptest::prelude::any::<u64>(),
+        ) {
+            let rows: Vec<Owned> = rows
+                .into_iter()
+                .map(|(v, k1, k2, c)| (v, vec![k1, k2], c))
+                .collect();
+            let mut seed = seed | 1;
+            for k in all_kinds() {
+                let expected = run_rows(&k, &rows);
+                let mut shuffled = rows.clone();
+                shuffle(&mut shuffled, &mut seed);
+                proptest::prop_assert_eq!(run_rows(&k, &shuffled), expected, "{:?}", k);
+            }
+        }
+    }
+
     #[test]
     fn errors_do_not_depend_on_input_order() {
         let rows: Vec<Owned> = vec![
