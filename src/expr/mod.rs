@@ -3,6 +3,7 @@
 //! failure is an [`EvalError`] value that the caller routes per the job's
 //! error policy (ASA-SEMANTICS.md §9), never a panic.
 
+pub mod aggregate;
 pub mod cast;
 pub mod dates;
 pub mod eval;
