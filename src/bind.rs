@@ -82,7 +82,11 @@ pub fn bind(script: &ast::Script, catalog: &dyn Catalog) -> Result<Plan, Diagnos
             ast::Statement::Query(query) => binder.bind_query(query),
         }
     }
-    if script.statements.iter().all(|s| !matches!(s, ast::Statement::Query(_))) {
+    if script
+        .statements
+        .iter()
+        .all(|s| !matches!(s, ast::Statement::Query(_)))
+    {
         binder.errors.push(Diagnostic::error(
             codes::INVALID,
             Span::new(0, 0),
@@ -125,7 +129,10 @@ impl Binder<'_> {
             self.errors.push(Diagnostic::error(
                 codes::INVALID,
                 table.name.span,
-                format!("input \"{}\" has two CREATE TABLE statements", table.name.value),
+                format!(
+                    "input \"{}\" has two CREATE TABLE statements",
+                    table.name.value
+                ),
             ));
             return;
         }
@@ -276,8 +283,10 @@ impl Binder<'_> {
                     ast::GroupItem::Expr(_) => None,
                 })
                 .unwrap_or(span);
-            self.errors
-                .push(Diagnostic::unsupported(window_span, "GROUP BY with windows"));
+            self.errors.push(Diagnostic::unsupported(
+                window_span,
+                "GROUP BY with windows",
+            ));
         } else if let Some(having) = &select.having {
             let predicate_expr = self.bind_expr(having, &scope);
             rel = Rel::Filter {
@@ -593,9 +602,13 @@ impl Binder<'_> {
                 Diagnostic::error(
                     codes::INVALID,
                     span,
-                    format!("{name} returns rows and is only allowed in CROSS APPLY or OUTER APPLY"),
+                    format!(
+                        "{name} returns rows and is only allowed in CROSS APPLY or OUTER APPLY"
+                    ),
                 )
-                .with_help(format!("Write `FROM input CROSS APPLY {name}(column) AS e`.")),
+                .with_help(format!(
+                    "Write `FROM input CROSS APPLY {name}(column) AS e`."
+                )),
             );
             return ScalarExpr::Literal(Value::Null);
         }
@@ -795,7 +808,10 @@ mod tests {
     fn edit_distance_counts_edits() {
         assert_eq!(edit_distance("input", "input"), 0);
         assert_eq!(edit_distance("inptu", "input"), 2);
-        assert_eq!(closest("Inptu", &["Input".to_string()]).as_deref(), Some("Input"));
+        assert_eq!(
+            closest("Inptu", &["Input".to_string()]).as_deref(),
+            Some("Input")
+        );
         assert_eq!(closest("zzz", &["Input".to_string()]), None);
     }
 }

@@ -295,7 +295,10 @@ impl JobConfig {
             diagnostics,
         };
         let raw: RawJob = toml::from_str(&text).map_err(|e| {
-            let span = e.span().map(|r| Span::new(r.start, r.end)).unwrap_or_default();
+            let span = e
+                .span()
+                .map(|r| Span::new(r.start, r.end))
+                .unwrap_or_default();
             invalid(vec![Diagnostic::error(
                 codes::JOB,
                 span,
@@ -378,7 +381,10 @@ impl JobConfig {
         let mut inputs: Vec<InputConfig> = Vec::new();
         for input in raw.inputs {
             let span = locate(&input.alias);
-            if inputs.iter().any(|i| i.alias.eq_ignore_ascii_case(&input.alias)) {
+            if inputs
+                .iter()
+                .any(|i| i.alias.eq_ignore_ascii_case(&input.alias))
+            {
                 errors.push(Diagnostic::error(
                     codes::JOB,
                     span,
@@ -394,7 +400,10 @@ impl JobConfig {
         let mut outputs: Vec<OutputConfig> = Vec::new();
         for output in raw.outputs {
             let span = locate(&output.alias);
-            if outputs.iter().any(|o| o.alias.eq_ignore_ascii_case(&output.alias)) {
+            if outputs
+                .iter()
+                .any(|o| o.alias.eq_ignore_ascii_case(&output.alias))
+            {
                 errors.push(Diagnostic::error(
                     codes::JOB,
                     span,
@@ -528,14 +537,21 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
             ))
         }
     };
-    let format = match input.format.as_deref().map(str::to_ascii_lowercase).as_deref() {
+    let format = match input
+        .format
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("json") | Some("jsonl") => Format::Json,
         Some("csv") => Format::Csv,
-        Some(other) => return Err(format!("unknown input format \"{other}\" (use \"json\" or \"csv\")")),
+        Some(other) => {
+            return Err(format!(
+                "unknown input format \"{other}\" (use \"json\" or \"csv\")"
+            ))
+        }
         None => match &endpoint {
-            Endpoint::File(p)
-                if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) =>
-            {
+            Endpoint::File(p) if p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) => {
                 Format::Csv
             }
             _ => Format::Json,
@@ -592,7 +608,11 @@ mod tests {
 
     fn parse(text: &str) -> Result<JobConfig, Vec<Diagnostic>> {
         let raw: RawJob = toml::from_str(text).map_err(|e| {
-            vec![Diagnostic::error(codes::JOB, Span::default(), e.to_string())]
+            vec![Diagnostic::error(
+                codes::JOB,
+                Span::default(),
+                e.to_string(),
+            )]
         })?;
         JobConfig::from_raw(raw, Path::new("/jobs/a"), text)
     }
@@ -611,7 +631,10 @@ mod tests {
             "#,
         )
         .expect("valid");
-        assert_eq!(job.inputs[0].endpoint, Endpoint::File("/jobs/a/data/in.csv".into()));
+        assert_eq!(
+            job.inputs[0].endpoint,
+            Endpoint::File("/jobs/a/data/in.csv".into())
+        );
         assert_eq!(job.inputs[0].format, Format::Csv);
         assert_eq!(job.outputs[0].endpoint, Endpoint::Std);
         assert_eq!(job.ordering, EventOrdering::default());

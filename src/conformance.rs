@@ -175,7 +175,10 @@ fn try_case(dir: &Path, name: &str, options: &TestOptions) -> Result<Outcome, St
                 ));
             }
             if parsed.rule.trim().is_empty() || parsed.difference.trim().is_empty() {
-                return Err(format!("{} must state the rule and the difference", path.display()));
+                return Err(format!(
+                    "{} must state the rule and the difference",
+                    path.display()
+                ));
             }
             for fix in &parsed.query_fix {
                 if !query.contains(&fix.find) {
@@ -191,7 +194,10 @@ fn try_case(dir: &Path, name: &str, options: &TestOptions) -> Result<Outcome, St
         None => None,
     };
 
-    let base_level = case.compat_level.clone().unwrap_or_else(|| "1.2".to_string());
+    let base_level = case
+        .compat_level
+        .clone()
+        .unwrap_or_else(|| "1.2".to_string());
     let mut runs: Vec<(String, Vec<(String, PathBuf)>)> = vec![(
         base_level,
         case.outputs
@@ -211,9 +217,15 @@ fn try_case(dir: &Path, name: &str, options: &TestOptions) -> Result<Outcome, St
     for (level, expectations) in &runs {
         let compat = CompatLevel::parse(level)
             .ok_or_else(|| format!("unknown compat level \"{level}\" in case.json"))?;
-        if let Some(problem) =
-            run_at_level(dir, &case, &query, compat, expectations, amendment.as_ref(), options)?
-        {
+        if let Some(problem) = run_at_level(
+            dir,
+            &case,
+            &query,
+            compat,
+            expectations,
+            amendment.as_ref(),
+            options,
+        )? {
             let _ = writeln!(report, "at compatibility level {level}:\n{problem}");
         }
     }
@@ -221,7 +233,9 @@ fn try_case(dir: &Path, name: &str, options: &TestOptions) -> Result<Outcome, St
         return Ok(Outcome::Fail(report));
     }
     Ok(match amendment {
-        Some(o) => Outcome::PassWithOverride(format!("{} ({})", o.rule.trim(), o.difference.trim())),
+        Some(o) => {
+            Outcome::PassWithOverride(format!("{} ({})", o.rule.trim(), o.difference.trim()))
+        }
         None => Outcome::Pass,
     })
 }
@@ -241,8 +255,18 @@ fn run_at_level(
         std::process::id(),
         SCRATCH_COUNTER.fetch_add(1, Ordering::SeqCst)
     ));
-    std::fs::create_dir_all(&scratch).map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
-    let result = run_in(dir, case, query, compat, expectations, amendment, options, &scratch);
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let result = run_in(
+        dir,
+        case,
+        query,
+        compat,
+        expectations,
+        amendment,
+        options,
+        &scratch,
+    );
     let _ = std::fs::remove_dir_all(&scratch);
     result
 }
@@ -277,7 +301,11 @@ fn run_in(
             alias: alias.clone(),
             endpoint: Endpoint::File(dir.join(file.as_str().unwrap_or_default())),
             format: Format::Json,
-            input_type: if case.reference_inputs.iter().any(|r| r.eq_ignore_ascii_case(alias)) {
+            input_type: if case
+                .reference_inputs
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(alias))
+            {
                 InputType::Reference
             } else {
                 InputType::Stream
@@ -331,18 +359,31 @@ fn run_in(
     for (alias, expected_path) in expectations {
         let expected_text = std::fs::read_to_string(expected_path)
             .map_err(|e| format!("cannot read {}: {e}", expected_path.display()))?;
-        let mut expected = parse_rows(&expected_text)
-            .map_err(|e| format!("{}: {e}", expected_path.display()))?;
+        let mut expected =
+            parse_rows(&expected_text).map_err(|e| format!("{}: {e}", expected_path.display()))?;
         if let Some(o) = amendment {
-            for change in o.missing_rows.iter().filter(|c| c.output.eq_ignore_ascii_case(alias)) {
+            for change in o
+                .missing_rows
+                .iter()
+                .filter(|c| c.output.eq_ignore_ascii_case(alias))
+            {
                 let row = parse_row(&change.row)?;
                 let position = expected
                     .iter()
                     .position(|r| rows_equal(r, &row, DEFAULT_TOLERANCE))
-                    .ok_or_else(|| format!("override missing_rows names a row not in the expected output: {}", change.row))?;
+                    .ok_or_else(|| {
+                        format!(
+                            "override missing_rows names a row not in the expected output: {}",
+                            change.row
+                        )
+                    })?;
                 expected.remove(position);
             }
-            for change in o.extra_rows.iter().filter(|c| c.output.eq_ignore_ascii_case(alias)) {
+            for change in o
+                .extra_rows
+                .iter()
+                .filter(|c| c.output.eq_ignore_ascii_case(alias))
+            {
                 expected.push(parse_row(&change.row)?);
             }
         }
@@ -422,11 +463,19 @@ impl Comparison {
             .collect();
         let mut diff = String::new();
         for row in &unmatched_expected {
-            let _ = writeln!(diff, "    - expected {}", serde_json::Value::Object((*row).clone()));
+            let _ = writeln!(
+                diff,
+                "    - expected {}",
+                serde_json::Value::Object((*row).clone())
+            );
         }
         if !self.prefix {
             for row in &unmatched_actual {
-                let _ = writeln!(diff, "    + actual   {}", serde_json::Value::Object((*row).clone()));
+                let _ = writeln!(
+                    diff,
+                    "    + actual   {}",
+                    serde_json::Value::Object((*row).clone())
+                );
             }
         }
         if diff.is_empty() && self.order_sensitive {
@@ -467,7 +516,10 @@ fn values_equal(expected: &serde_json::Value, actual: &serde_json::Value, tolera
         (J::Number(e), J::Number(a)) => match (e.as_i64(), a.as_i64()) {
             (Some(x), Some(y)) => x == y,
             _ => {
-                let (x, y) = (e.as_f64().unwrap_or(f64::NAN), a.as_f64().unwrap_or(f64::NAN));
+                let (x, y) = (
+                    e.as_f64().unwrap_or(f64::NAN),
+                    a.as_f64().unwrap_or(f64::NAN),
+                );
                 x == y || (x - y).abs() <= tolerance * x.abs().max(y.abs())
             }
         },
@@ -509,8 +561,16 @@ mod tests {
             &row(r#"{"a": 1.0, "t": "2021-10-26T10:15:15.0000000Z"}"#),
             DEFAULT_TOLERANCE
         ));
-        assert!(!rows_equal(&row(r#"{"a": 1}"#), &row(r#"{"a": 2}"#), DEFAULT_TOLERANCE));
-        assert!(!rows_equal(&row(r#"{"a": "1"}"#), &row(r#"{"a": 1}"#), DEFAULT_TOLERANCE));
+        assert!(!rows_equal(
+            &row(r#"{"a": 1}"#),
+            &row(r#"{"a": 2}"#),
+            DEFAULT_TOLERANCE
+        ));
+        assert!(!rows_equal(
+            &row(r#"{"a": "1"}"#),
+            &row(r#"{"a": 1}"#),
+            DEFAULT_TOLERANCE
+        ));
     }
 
     #[test]

@@ -14,16 +14,16 @@
 //! (diagnostics) are leaves used by every stage.
 #![warn(missing_docs)]
 
+pub mod bind;
+pub mod cli;
+pub mod config;
+pub mod conformance;
+pub mod connectors;
 pub mod diag;
 pub mod expr;
-pub mod syntax;
-pub mod types;
-pub mod bind;
-pub mod config;
-pub mod connectors;
 pub mod plan;
 pub mod render;
-pub mod time;
 pub mod runtime;
-pub mod cli;
-pub mod conformance;
+pub mod syntax;
+pub mod time;
+pub mod types;

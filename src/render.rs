@@ -134,7 +134,9 @@ impl<'scope> Renderer<'_, 'scope> {
                 let rows = self.render_rel(input);
                 let items = items.clone();
                 let name = rel.operator_name(self.plan, self.text);
-                self.fallible(rows, name, move |row, ctx| project(&items, &row, ctx).map(Some))
+                self.fallible(rows, name, move |row, ctx| {
+                    project(&items, &row, ctx).map(Some)
+                })
             }
             Rel::Union { inputs, .. } => {
                 let mut rendered = inputs.iter().map(|r| self.render_rel(r));
@@ -174,8 +176,7 @@ impl<'scope> Renderer<'_, 'scope> {
                 }
             });
         self.failures.push(err);
-        ok.as_collection()
-            .flat_map(|kept: Option<Row>| kept)
+        ok.as_collection().flat_map(|kept: Option<Row>| kept)
     }
 }
 
@@ -213,18 +214,30 @@ pub fn explain_dataflow(plan: &Plan, query_text: &str) -> String {
     let mut out = String::new();
     for (id, source) in plan.sources.iter().enumerate() {
         let name = Rel::Source(id).operator_name(plan, query_text);
-        let _ = writeln!(out, "Input[{id}] {name}: decode {} -> event time -> watermark", source.input);
+        let _ = writeln!(
+            out,
+            "Input[{id}] {name}: decode {} -> event time -> watermark",
+            source.input
+        );
         let _ = writeln!(out, "  Exchange(round-robin) -> all workers");
     }
     let mut shown = std::collections::HashSet::new();
     for (id, step) in plan.steps.iter().enumerate() {
         if shown.insert(id) {
-            let _ = writeln!(out, "Step({}) [rendered once, shared by its readers]", step.name);
+            let _ = writeln!(
+                out,
+                "Step({}) [rendered once, shared by its readers]",
+                step.name
+            );
             explain_rel(&step.rel, plan, query_text, 1, &mut out);
         }
     }
     for output in &plan.outputs {
-        let _ = writeln!(out, "Sink({}) <- Exchange(worker 0), ordered by event time", output.name);
+        let _ = writeln!(
+            out,
+            "Sink({}) <- Exchange(worker 0), ordered by event time",
+            output.name
+        );
         explain_rel(&output.rel, plan, query_text, 1, &mut out);
     }
     let _ = writeln!(out, "DeadLetters <- failures of every fallible operator");

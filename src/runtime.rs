@@ -56,7 +56,9 @@ pub enum RunError {
         source: io::Error,
     },
     /// `on_error = "stop"` and an event failed.
-    #[error("stopped on a bad event ({0}); set on_error = \"skip\" to dead-letter bad events and go on")]
+    #[error(
+        "stopped on a bad event ({0}); set on_error = \"skip\" to dead-letter bad events and go on"
+    )]
     StoppedOnError(String),
     /// A worker thread failed.
     #[error("worker failed: {0}")]
@@ -196,7 +198,11 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
     };
 
     let shared = Arc::new(Shared {
-        source_counters: plan.sources.iter().map(|_| SourceCounters::default()).collect(),
+        source_counters: plan
+            .sources
+            .iter()
+            .map(|_| SourceCounters::default())
+            .collect(),
         rows_written: plan.outputs.iter().map(|_| AtomicU64::new(0)).collect(),
         plan,
         query_text: job.query.clone(),
@@ -234,7 +240,11 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
                 .iter()
                 .map(|c| c.events.load(Ordering::Relaxed))
                 .sum();
-            let errors: u64 = shared.errors_by_reason.lock().map(|m| m.values().sum()).unwrap_or(0);
+            let errors: u64 = shared
+                .errors_by_reason
+                .lock()
+                .map(|m| m.values().sum())
+                .unwrap_or(0);
             let rate = (events - last.1) as f64 / last.0.elapsed().as_secs_f64().max(1e-3);
             last = (Instant::now(), events);
             eprint!("\r\x1b[2Kevents read {events}  {rate:.0} events/s  errors {errors}");
@@ -244,7 +254,8 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
     for result in guards.join() {
         result.map_err(RunError::Worker)?;
     }
-    let shared = Arc::try_unwrap(shared).map_err(|_| RunError::Worker("workers still hold the job state".into()))?;
+    let shared = Arc::try_unwrap(shared)
+        .map_err(|_| RunError::Worker("workers still hold the job state".into()))?;
     if let Some(error) = shared.io_error.into_inner().ok().flatten() {
         return Err(error);
     }
@@ -458,7 +469,9 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> bool 
                     let bad = BadEvent {
                         position: format!("event {}", counters.events.load(Ordering::Relaxed)),
                         reason: reasons::INVALID_TIMESTAMP,
-                        message: format!("arrival time field \"{field}\" is missing or not a datetime"),
+                        message: format!(
+                            "arrival time field \"{field}\" is missing or not a datetime"
+                        ),
                         raw: row.to_json().to_string(),
                     };
                     dead_letter_input(shared, &feed.reader.alias, &bad);
@@ -480,7 +493,9 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> bool 
                         let bad = BadEvent {
                             position: format!("event {}", counters.events.load(Ordering::Relaxed)),
                             reason: reasons::INVALID_TIMESTAMP,
-                            message: format!("TIMESTAMP BY {expr} is not a datetime for this event"),
+                            message: format!(
+                                "TIMESTAMP BY {expr} is not a datetime for this event"
+                            ),
                             raw: row.to_json().to_string(),
                         };
                         dead_letter_input(shared, &feed.reader.alias, &bad);
@@ -612,7 +627,10 @@ fn dead_letter_input(shared: &Shared, alias: &str, bad: &BadEvent) {
     count_error(
         shared,
         bad.reason,
-        format!("input \"{alias}\" {}: {}: {}", bad.position, bad.reason, bad.message),
+        format!(
+            "input \"{alias}\" {}: {}: {}",
+            bad.position, bad.reason, bad.message
+        ),
     );
 }
 
@@ -628,7 +646,10 @@ fn dead_letter_failure(shared: &Shared, failure: &Failure, time: Time) {
     count_error(
         shared,
         &failure.reason,
-        format!("{}: {}: {}", failure.operator, failure.reason, failure.message),
+        format!(
+            "{}: {}: {}",
+            failure.operator, failure.reason, failure.message
+        ),
     );
 }
 
@@ -646,7 +667,9 @@ mod tests {
     #[test]
     fn strings_and_datetimes_are_event_times() {
         assert_eq!(
-            as_datetime(&Value::str("2023-01-01T00:00:01Z")).map(DateTime::to_iso).as_deref(),
+            as_datetime(&Value::str("2023-01-01T00:00:01Z"))
+                .map(DateTime::to_iso)
+                .as_deref(),
             Some("2023-01-01T00:00:01.0000000Z")
         );
         assert_eq!(as_datetime(&Value::Bigint(3)), None);

@@ -58,7 +58,11 @@ impl Watermark {
         let mut time = event_time;
         let mut adjusted = false;
         if let (Some(arrival), Some(late_seconds)) = (arrival, self.policy.late_arrival_seconds) {
-            let bound = DateTime(arrival.0.saturating_sub(late_seconds.saturating_mul(TICKS_PER_SECOND)));
+            let bound = DateTime(
+                arrival
+                    .0
+                    .saturating_sub(late_seconds.saturating_mul(TICKS_PER_SECOND)),
+            );
             if time < bound {
                 match self.policy.out_of_order_action {
                     OrderingAction::Adjust => {
@@ -80,7 +84,10 @@ impl Watermark {
         }
         if self.max_event.is_none_or(|m| time > m) {
             self.max_event = Some(time);
-            let tolerance = self.policy.out_of_order_seconds.saturating_mul(TICKS_PER_SECOND);
+            let tolerance = self
+                .policy
+                .out_of_order_seconds
+                .saturating_mul(TICKS_PER_SECOND);
             let candidate = DateTime(time.0.saturating_sub(tolerance));
             if candidate > self.current {
                 self.current = candidate;
@@ -130,7 +137,10 @@ mod tests {
     #[test]
     fn late_events_are_adjusted_against_arrival_first() {
         let mut w = Watermark::new(policy(0, OrderingAction::Adjust));
-        assert_eq!(w.admit(secs(100), Some(secs(120))), Admission::Adjusted(secs(115)));
+        assert_eq!(
+            w.admit(secs(100), Some(secs(120))),
+            Admission::Adjusted(secs(115))
+        );
         let mut d = Watermark::new(policy(0, OrderingAction::Drop));
         assert_eq!(d.admit(secs(100), Some(secs(120))), Admission::DroppedLate);
     }

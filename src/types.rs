@@ -87,7 +87,10 @@ impl DateTime {
         let utc = dt.and_utc();
         let secs = utc.timestamp();
         let nanos = i64::from(utc.timestamp_subsec_nanos());
-        DateTime(secs.saturating_mul(TICKS_PER_SECOND).saturating_add(nanos / 100))
+        DateTime(
+            secs.saturating_mul(TICKS_PER_SECOND)
+                .saturating_add(nanos / 100),
+        )
     }
 
     /// As a chrono UTC date-time; `None` outside chrono's range.
@@ -114,13 +117,20 @@ impl DateTime {
             "%Y-%m-%dT%H:%M",
             "%Y-%m-%d %H:%M",
         ];
-        let no_z = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')).unwrap_or(s);
+        let no_z = s
+            .strip_suffix('Z')
+            .or_else(|| s.strip_suffix('z'))
+            .unwrap_or(s);
         for format in NAIVE {
             if let Ok(dt) = NaiveDateTime::parse_from_str(no_z, format) {
                 return Some(DateTime::from_chrono(dt));
             }
         }
-        for format in ["%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%d %H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%z"] {
+        for format in [
+            "%Y-%m-%dT%H:%M:%S%.f%z",
+            "%Y-%m-%d %H:%M:%S%.f%z",
+            "%Y-%m-%dT%H:%M%z",
+        ] {
             if let Ok(dt) = ChronoDateTime::parse_from_str(s, format) {
                 return Some(DateTime::from_chrono(dt.naive_utc()));
             }
@@ -247,10 +257,11 @@ impl Value {
                     .map(|v| Value::from_json(v, compat_bool_as_bit))
                     .collect(),
             ),
-            serde_json::Value::Object(map) => Value::Record(Record::from_fields(
-                map.into_iter()
-                    .map(|(k, v)| (Name::from(k), Value::from_json(v, compat_bool_as_bit))),
-            )),
+            serde_json::Value::Object(map) => {
+                Value::Record(Record::from_fields(map.into_iter().map(|(k, v)| {
+                    (Name::from(k), Value::from_json(v, compat_bool_as_bit))
+                })))
+            }
         }
     }
 
@@ -442,7 +453,9 @@ mod tests {
             Some("1970-01-01T00:10:25.0000000Z")
         );
         assert_eq!(
-            DateTime::parse("2020-02-29").map(DateTime::to_iso).as_deref(),
+            DateTime::parse("2020-02-29")
+                .map(DateTime::to_iso)
+                .as_deref(),
             Some("2020-02-29T00:00:00.0000000Z")
         );
     }
@@ -461,7 +474,10 @@ mod tests {
 
     #[test]
     fn bool_reads_as_bigint_below_compat_1_2() {
-        assert_eq!(Value::from_json(serde_json::json!(true), false), Value::Bigint(1));
+        assert_eq!(
+            Value::from_json(serde_json::json!(true), false),
+            Value::Bigint(1)
+        );
     }
 
     #[test]

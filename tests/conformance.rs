@@ -59,7 +59,11 @@ fn check(workers: usize) {
         "conformance with -w {workers}: {passed} passed, {} failed, of {total_cases} cases",
         results.len() - passed
     );
-    assert_eq!(results.len(), total_cases, "every case reports PASS or FAIL:\n{stdout}");
+    assert_eq!(
+        results.len(),
+        total_cases,
+        "every case reports PASS or FAIL:\n{stdout}"
+    );
     let tally = stdout.lines().last().unwrap_or_default();
     assert_eq!(
         tally,

@@ -43,10 +43,20 @@ fn run_eddy(args: &[&str]) -> Checked {
 /// column `col` of the printed source line.
 fn assert_error(query: &str, message: &str, line: usize, col: usize) {
     let checked = check(query);
-    assert_eq!(checked.code, 1, "exit status 1 for:\n{query}\n{}", checked.stderr);
+    assert_eq!(
+        checked.code, 1,
+        "exit status 1 for:\n{query}\n{}",
+        checked.stderr
+    );
     let err = &checked.stderr;
-    assert!(err.contains(message), "expected message {message:?} in:\n{err}");
-    assert!(err.contains(&format!("q.asaql:{line}:{col}")), "expected q.asaql:{line}:{col} in:\n{err}");
+    assert!(
+        err.contains(message),
+        "expected message {message:?} in:\n{err}"
+    );
+    assert!(
+        err.contains(&format!("q.asaql:{line}:{col}")),
+        "expected q.asaql:{line}:{col} in:\n{err}"
+    );
     let source_line = query.lines().nth(line - 1).expect("line exists");
     let lines: Vec<&str> = err.lines().collect();
     let at = lines
@@ -67,7 +77,12 @@ fn assert_error(query: &str, message: &str, line: usize, col: usize) {
 
 #[test]
 fn misspelt_select() {
-    assert_error("SELEC * INTO Output FROM Input", "expected SELECT, WITH or CREATE TABLE", 1, 1);
+    assert_error(
+        "SELEC * INTO Output FROM Input",
+        "expected SELECT, WITH or CREATE TABLE",
+        1,
+        1,
+    );
 }
 
 #[test]
@@ -87,12 +102,22 @@ fn window_without_closing_parenthesis() {
 
 #[test]
 fn call_without_closing_parenthesis() {
-    assert_error("SELECT UPPER(name INTO Output FROM Input", "expected", 1, 19);
+    assert_error(
+        "SELECT UPPER(name INTO Output FROM Input",
+        "expected",
+        1,
+        19,
+    );
 }
 
 #[test]
 fn unterminated_string() {
-    assert_error("SELECT 'abc AS x INTO Output FROM Input", "unterminated string", 1, 8);
+    assert_error(
+        "SELECT 'abc AS x INTO Output FROM Input",
+        "unterminated string",
+        1,
+        8,
+    );
 }
 
 #[test]
@@ -107,23 +132,45 @@ fn unknown_time_unit() {
 
 #[test]
 fn unknown_input_alias() {
-    assert_error("SELECT *\nINTO Output\nFROM Inptu", "unknown input or step \"Inptu\"", 3, 6);
-    assert!(check("SELECT * INTO Output FROM Inptu").stderr.contains("Did you mean input \"Input\"?"));
+    assert_error(
+        "SELECT *\nINTO Output\nFROM Inptu",
+        "unknown input or step \"Inptu\"",
+        3,
+        6,
+    );
+    assert!(check("SELECT * INTO Output FROM Inptu")
+        .stderr
+        .contains("Did you mean input \"Input\"?"));
 }
 
 #[test]
 fn unknown_output_alias() {
-    assert_error("SELECT * INTO Ouptut FROM Input", "unknown output \"Ouptut\"", 1, 15);
+    assert_error(
+        "SELECT * INTO Ouptut FROM Input",
+        "unknown output \"Ouptut\"",
+        1,
+        15,
+    );
 }
 
 #[test]
 fn unknown_function() {
-    assert_error("SELECT FOO(a) AS x INTO Output FROM Input", "unknown function \"FOO\"", 1, 8);
+    assert_error(
+        "SELECT FOO(a) AS x INTO Output FROM Input",
+        "unknown function \"FOO\"",
+        1,
+        8,
+    );
 }
 
 #[test]
 fn wrong_argument_count() {
-    assert_error("SELECT LEFT('abc') AS x INTO Output FROM Input", "LEFT takes 2 arguments, found 1", 1, 8);
+    assert_error(
+        "SELECT LEFT('abc') AS x INTO Output FROM Input",
+        "LEFT takes 2 arguments, found 1",
+        1,
+        8,
+    );
 }
 
 #[test]
@@ -176,8 +223,17 @@ fn constructs_that_do_not_run_yet_say_so() {
 fn every_bind_error_is_reported_at_once() {
     let checked = check("SELECT FOO(a) AS x, LEFT('a') AS y INTO Nowhere FROM Nothing");
     assert_eq!(checked.code, 1);
-    for message in ["unknown function", "LEFT takes", "unknown output", "unknown input"] {
-        assert!(checked.stderr.contains(message), "{message} in:\n{}", checked.stderr);
+    for message in [
+        "unknown function",
+        "LEFT takes",
+        "unknown output",
+        "unknown input",
+    ] {
+        assert!(
+            checked.stderr.contains(message),
+            "{message} in:\n{}",
+            checked.stderr
+        );
     }
     assert!(checked.stderr.contains("4 errors"), "{}", checked.stderr);
 }
@@ -192,7 +248,12 @@ fn a_valid_query_checks_clean() {
 fn missing_files_are_one_line_errors() {
     let checked = run_eddy(&["run", "--job", "/nonexistent/job.toml"]);
     assert_eq!(checked.code, 1);
-    assert_eq!(checked.stderr.trim().lines().count(), 1, "{}", checked.stderr);
+    assert_eq!(
+        checked.stderr.trim().lines().count(),
+        1,
+        "{}",
+        checked.stderr
+    );
     assert!(checked.stderr.contains("/nonexistent/job.toml"));
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -208,19 +269,37 @@ fn missing_files_are_one_line_errors() {
         "Output=-",
     ]);
     assert_eq!(checked.code, 2);
-    assert!(checked.stderr.contains("input \"Input\""), "{}", checked.stderr);
-    assert!(checked.stderr.contains("/nonexistent/in.jsonl"), "{}", checked.stderr);
+    assert!(
+        checked.stderr.contains("input \"Input\""),
+        "{}",
+        checked.stderr
+    );
+    assert!(
+        checked.stderr.contains("/nonexistent/in.jsonl"),
+        "{}",
+        checked.stderr
+    );
 }
 
 #[test]
 fn job_file_errors_point_into_the_job_file() {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("q.asaql"), "SELECT * INTO Output FROM Input").expect("write");
+    std::fs::write(
+        dir.path().join("q.asaql"),
+        "SELECT * INTO Output FROM Input",
+    )
+    .expect("write");
     let job = dir.path().join("job.toml");
     std::fs::write(&job, "query = \"q.asaql\"\ncompatibility_level = \"2.0\"\n").expect("write");
     let checked = run_eddy(&["check", "--job", job.to_str().expect("utf-8")]);
     assert_eq!(checked.code, 1);
-    assert!(checked.stderr.contains("unknown compatibility level \"2.0\""), "{}", checked.stderr);
+    assert!(
+        checked
+            .stderr
+            .contains("unknown compatibility level \"2.0\""),
+        "{}",
+        checked.stderr
+    );
     assert!(checked.stderr.contains("job.toml:2:"), "{}", checked.stderr);
     assert!(Path::new(&job).exists());
 }

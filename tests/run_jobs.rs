@@ -86,30 +86,66 @@ fn mixed_good_and_bad_events_are_all_accounted_for() {
     ids.sort();
     assert_eq!(ids, good.iter().map(|&i| i as i64).collect::<Vec<_>>());
     for row in &rows {
-        assert_eq!(row["next"].as_i64(), Some(row["id"].as_i64().expect("id") * 2 + 1));
+        assert_eq!(
+            row["next"].as_i64(),
+            Some(row["id"].as_i64().expect("id") * 2 + 1)
+        );
     }
     let dead = lines(&errors);
-    assert_eq!(dead.len(), bad.len(), "every bad event is dead-lettered once");
+    assert_eq!(
+        dead.len(),
+        bad.len(),
+        "every bad event is dead-lettered once"
+    );
     let count = |reason: &str| dead.iter().filter(|d| d["reason"] == reason).count();
     let expect = |reason: &str| bad.iter().filter(|(_, r)| *r == reason).count();
-    assert_eq!(count("InputDeserializerError.InvalidData"), expect("InputDeserializerError.InvalidData"));
+    assert_eq!(
+        count("InputDeserializerError.InvalidData"),
+        expect("InputDeserializerError.InvalidData")
+    );
     assert_eq!(count("TypeConversionError"), expect("TypeConversionError"));
     for d in dead.iter().filter(|d| d["reason"] == "TypeConversionError") {
-        assert!(d["message"].as_str().expect("message").contains("not a number"), "{d}");
+        assert!(
+            d["message"]
+                .as_str()
+                .expect("message")
+                .contains("not a number"),
+            "{d}"
+        );
         assert_eq!(d["event"]["v"], "not a number");
     }
-    for d in dead.iter().filter(|d| d["reason"] == "InputDeserializerError.InvalidData") {
-        assert!(d["position"].as_str().expect("position").starts_with("line "), "{d}");
+    for d in dead
+        .iter()
+        .filter(|d| d["reason"] == "InputDeserializerError.InvalidData")
+    {
+        assert!(
+            d["position"]
+                .as_str()
+                .expect("position")
+                .starts_with("line "),
+            "{d}"
+        );
     }
-    assert!(stderr.contains("dead-lettered: 60"), "summary counts dead letters:\n{stderr}");
+    assert!(
+        stderr.contains("dead-lettered: 60"),
+        "summary counts dead letters:\n{stderr}"
+    );
     assert!(stderr.contains("output Output: 140 rows"), "{stderr}");
 }
 
 #[test]
 fn csv_rows_with_wrong_column_counts_are_dead_lettered() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let input = write(dir.path(), "in.csv", "id,name,temp\n1,a,20.5\n2,b\n3,c,22\n4,d,1,extra\n");
-    let query = write(dir.path(), "q.asaql", "SELECT id, temp INTO Output FROM Input WHERE temp > 21");
+    let input = write(
+        dir.path(),
+        "in.csv",
+        "id,name,temp\n1,a,20.5\n2,b\n3,c,22\n4,d,1,extra\n",
+    );
+    let query = write(
+        dir.path(),
+        "q.asaql",
+        "SELECT id, temp INTO Output FROM Input WHERE temp > 21",
+    );
     let out = dir.path().join("out.jsonl");
     let errors = dir.path().join("errors.jsonl");
     let (code, _, stderr) = run(&[
@@ -127,15 +163,25 @@ fn csv_rows_with_wrong_column_counts_are_dead_lettered() {
     assert_eq!(lines(&out), vec![serde_json::json!({"id": 3, "temp": 22})]);
     let dead = lines(&errors);
     assert_eq!(dead.len(), 2);
-    assert!(dead.iter().all(|d| d["reason"] == "InputDeserializerError.MissingColumns"));
+    assert!(dead
+        .iter()
+        .all(|d| d["reason"] == "InputDeserializerError.MissingColumns"));
     assert_eq!(dead[0]["position"], "line 3");
 }
 
 #[test]
 fn on_error_stop_stops_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let input = write(dir.path(), "in.jsonl", "{\"v\": \"1\"}\n{\"v\": \"x\"}\n{\"v\": \"3\"}\n");
-    let query = write(dir.path(), "q.asaql", "SELECT CAST(v AS bigint) AS n INTO Output FROM Input");
+    let input = write(
+        dir.path(),
+        "in.jsonl",
+        "{\"v\": \"1\"}\n{\"v\": \"x\"}\n{\"v\": \"3\"}\n",
+    );
+    let query = write(
+        dir.path(),
+        "q.asaql",
+        "SELECT CAST(v AS bigint) AS n INTO Output FROM Input",
+    );
     let (code, _, stderr) = run(&[
         "run",
         "--query",
@@ -157,7 +203,11 @@ fn on_error_stop_stops_with_a_clear_message() {
 #[test]
 fn stdin_to_stdout_with_a_json_array() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let query = write(dir.path(), "q.asaql", "SELECT name, n * 2 AS twice FROM Input WHERE n > 1");
+    let query = write(
+        dir.path(),
+        "q.asaql",
+        "SELECT name, n * 2 AS twice FROM Input WHERE n > 1",
+    );
     let mut child = eddy()
         .args([
             "run",
@@ -180,7 +230,11 @@ fn stdin_to_stdout_with_a_json_array() {
         .write_all(br#"[{"name": "a", "n": 1}, {"name": "b", "n": 2}, {"name": "c", "n": 3.5}]"#)
         .expect("write stdin");
     let out = child.wait_with_output().expect("eddy ends");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(
         stdout.lines().collect::<Vec<_>>(),
@@ -232,11 +286,29 @@ fn job_file_with_steps_union_and_two_outputs() {
     );
     let mut kinds: Vec<String> = lines(&dir.path().join("out/kinds.jsonl"))
         .iter()
-        .map(|r| format!("{}/{}", r["Make"].as_str().expect("s"), r["Kind"].as_str().expect("s")))
+        .map(|r| {
+            format!(
+                "{}/{}",
+                r["Make"].as_str().expect("s"),
+                r["Kind"].as_str().expect("s")
+            )
+        })
         .collect();
     kinds.sort();
-    assert_eq!(kinds, vec!["Make1/any", "Make1/any", "Make1/heavy", "Make2/any", "Make2/heavy"]);
-    assert!(stderr.contains("input Cars: 3 events, 1 adjusted"), "{stderr}");
+    assert_eq!(
+        kinds,
+        vec![
+            "Make1/any",
+            "Make1/any",
+            "Make1/heavy",
+            "Make2/any",
+            "Make2/heavy"
+        ]
+    );
+    assert!(
+        stderr.contains("input Cars: 3 events, 1 adjusted"),
+        "{stderr}"
+    );
 }
 
 /// Every case expected to pass gives byte-identical output with 1 and 4 workers.
@@ -246,8 +318,16 @@ fn four_workers_write_what_one_worker_writes() {
     let cases = root.join("../shared/conformance");
     let listed = std::fs::read_to_string(root.join("tests/conformance-pass.txt")).expect("list");
     let mut compared = 0;
-    for name in listed.lines().map(|l| l.split('#').next().unwrap_or("").trim()) {
-        if name.is_empty() || root.join("tests/conformance-overrides").join(format!("{name}.toml")).exists() {
+    for name in listed
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim())
+    {
+        if name.is_empty()
+            || root
+                .join("tests/conformance-overrides")
+                .join(format!("{name}.toml"))
+                .exists()
+        {
             continue;
         }
         let case_dir = cases.join(name);
@@ -269,7 +349,10 @@ fn four_workers_write_what_one_worker_writes() {
             ];
             for (alias, file) in case["inputs"].as_object().expect("inputs") {
                 args.push("--input".into());
-                args.push(format!("{alias}={}", case_dir.join(file.as_str().expect("file")).display()));
+                args.push(format!(
+                    "{alias}={}",
+                    case_dir.join(file.as_str().expect("file")).display()
+                ));
             }
             let mut paths = Vec::new();
             for alias in case["outputs"].as_object().expect("outputs").keys() {
@@ -279,7 +362,11 @@ fn four_workers_write_what_one_worker_writes() {
                 paths.push(path);
             }
             let out = eddy().args(&args).output().expect("eddy runs");
-            assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{name}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             outputs_by_workers.push(
                 paths
                     .iter()
@@ -287,7 +374,10 @@ fn four_workers_write_what_one_worker_writes() {
                     .collect::<Vec<_>>(),
             );
         }
-        assert_eq!(outputs_by_workers[0], outputs_by_workers[1], "case {name}: -w 1 and -w 4 differ");
+        assert_eq!(
+            outputs_by_workers[0], outputs_by_workers[1],
+            "case {name}: -w 1 and -w 4 differ"
+        );
         compared += 1;
     }
     assert!(compared >= 18, "compared {compared} cases");

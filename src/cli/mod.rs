@@ -146,7 +146,10 @@ fn load(args: &JobArgs) -> Result<Loaded, ExitCode> {
                 text,
                 diagnostics,
             }) => {
-                eprint!("{}", report::render(&path.display().to_string(), &text, &diagnostics));
+                eprint!(
+                    "{}",
+                    report::render(&path.display().to_string(), &text, &diagnostics)
+                );
                 Err(ExitCode::from(1))
             }
             Err(e) => {
@@ -192,9 +195,16 @@ fn display_name(path: Option<&Path>) -> String {
 /// Parses and binds; prints every diagnostic and returns exit code 1 on error.
 fn compile(loaded: &Loaded) -> Result<Plan, ExitCode> {
     let report_all = |diagnostics: &[Diagnostic]| {
-        eprint!("{}", report::render(&loaded.query_name, &loaded.query, diagnostics));
+        eprint!(
+            "{}",
+            report::render(&loaded.query_name, &loaded.query, diagnostics)
+        );
         let n = diagnostics.len();
-        eprintln!("{n} error{} in {}", if n == 1 { "" } else { "s" }, loaded.query_name);
+        eprintln!(
+            "{n} error{} in {}",
+            if n == 1 { "" } else { "s" },
+            loaded.query_name
+        );
         ExitCode::from(1)
     };
     let script = parse(&loaded.query).map_err(|d| report_all(&d.0))?;
@@ -246,7 +256,10 @@ fn cmd_explain(args: ExplainArgs) -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(d) => {
-                eprint!("{}", report::render(&loaded.query_name, &loaded.query, &d.0));
+                eprint!(
+                    "{}",
+                    report::render(&loaded.query_name, &loaded.query, &d.0)
+                );
                 ExitCode::from(1)
             }
         };

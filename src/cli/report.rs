@@ -54,10 +54,17 @@ mod tests {
     #[test]
     fn caret_points_at_the_span() {
         let source = "SELECT *\nFORM input\n";
-        let d = Diagnostic::error(codes::SYNTAX, Span::new(9, 13), "expected FROM, found 'FORM'")
-            .with_help("Write FROM.");
+        let d = Diagnostic::error(
+            codes::SYNTAX,
+            Span::new(9, 13),
+            "expected FROM, found 'FORM'",
+        )
+        .with_help("Write FROM.");
         let text = render("q.asaql", source, &[d]);
-        assert!(text.contains("error[E0001]: expected FROM, found 'FORM'"), "{text}");
+        assert!(
+            text.contains("error[E0001]: expected FROM, found 'FORM'"),
+            "{text}"
+        );
         assert!(text.contains("q.asaql:2:1"), "{text}");
         assert!(text.contains("FORM input"), "{text}");
         assert!(text.contains("^^^^"), "{text}");

@@ -176,9 +176,10 @@ impl EventReader {
                     }
                 }
                 Err(e) => {
-                    let position = e
-                        .position()
-                        .map_or_else(|| "unknown line".to_string(), |p| format!("line {}", p.line()));
+                    let position = e.position().map_or_else(
+                        || "unknown line".to_string(),
+                        |p| format!("line {}", p.line()),
+                    );
                     if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                         return Err(io::Error::other(e.to_string()));
                     }
@@ -199,7 +200,8 @@ impl EventReader {
 }
 
 fn open_file(path: &Path) -> io::Result<File> {
-    File::open(path).map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))
+    File::open(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot open {}: {e}", path.display())))
 }
 
 fn starts_with_bracket(reader: &mut BufReader<Box<dyn Read + Send>>) -> io::Result<bool> {
@@ -233,7 +235,11 @@ fn read_json_array(mut reader: BufReader<Box<dyn Read + Send>>) -> io::Result<Re
         )
     })?;
     Ok(ReaderKind::JsonArray {
-        items: items.into_iter().enumerate().collect::<Vec<_>>().into_iter(),
+        items: items
+            .into_iter()
+            .enumerate()
+            .collect::<Vec<_>>()
+            .into_iter(),
     })
 }
 
@@ -367,12 +373,19 @@ mod tests {
     fn json_lines_keep_good_lines_and_report_bad_ones() {
         let items = read_all("{\"a\":1}\n\nnot json\n[1]\n{\"a\":2}\n", Format::Json);
         assert_eq!(items.len(), 4);
-        assert_eq!(items[0].as_ref().expect("ok").get("a"), Some(&Value::Bigint(1)));
+        assert_eq!(
+            items[0].as_ref().expect("ok").get("a"),
+            Some(&Value::Bigint(1))
+        );
         let bad = items[1].as_ref().expect_err("bad");
         assert_eq!(bad.position, "line 3");
         assert_eq!(bad.reason, reasons::INVALID_DATA);
         assert_eq!(bad.raw, "not json");
-        assert!(items[2].as_ref().expect_err("bad").message.contains("expected a JSON object"));
+        assert!(items[2]
+            .as_ref()
+            .expect_err("bad")
+            .message
+            .contains("expected a JSON object"));
         assert!(items[3].is_ok());
     }
 
@@ -385,7 +398,10 @@ mod tests {
 
     #[test]
     fn csv_types_fields_by_text_and_reports_wrong_column_counts() {
-        let items = read_all("id,temp,name,empty\n1,2.5,abc,\n2,3\n3,1e3,x y,z\n", Format::Csv);
+        let items = read_all(
+            "id,temp,name,empty\n1,2.5,abc,\n2,3\n3,1e3,x y,z\n",
+            Format::Csv,
+        );
         assert_eq!(items.len(), 3);
         let row = items[0].as_ref().expect("ok");
         assert_eq!(row.get("id"), Some(&Value::Bigint(1)));
@@ -395,6 +411,9 @@ mod tests {
         let bad = items[1].as_ref().expect_err("bad");
         assert_eq!(bad.reason, reasons::MISSING_COLUMNS);
         assert_eq!(bad.position, "line 3");
-        assert_eq!(items[2].as_ref().expect("ok").get("temp"), Some(&Value::Float(1000.0)));
+        assert_eq!(
+            items[2].as_ref().expect("ok").get("temp"),
+            Some(&Value::Float(1000.0))
+        );
     }
 }

@@ -92,7 +92,6 @@ pub enum ScalarExpr {
     SystemTimestamp,
 }
 
-
 impl fmt::Display for ScalarExpr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -13,7 +13,6 @@ pub mod pattern;
 
 use std::fmt;
 
-
 /// Why evaluating an expression failed for one event.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EvalError {
