@@ -382,3 +382,94 @@ fn four_workers_write_what_one_worker_writes() {
     }
     assert!(compared >= 18, "compared {compared} cases");
 }
+
+/// `eddy test` on a case folder it has never seen: the layout is the contract.
+#[test]
+fn eddy_test_runs_a_new_case_folder_and_shows_a_diff_on_failure() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let case = dir.path().join("my-case");
+    std::fs::create_dir_all(&case).expect("mkdir");
+    write(
+        &case,
+        "query.asaql",
+        "SELECT id, UPPER(name) AS name INTO Out FROM Events WHERE id > 1",
+    );
+    write(
+        &case,
+        "events.jsonl",
+        "{\"id\": 1, \"name\": \"a\"}\n{\"id\": 2, \"name\": \"b\"}\n",
+    );
+    write(
+        &case,
+        "expected.Out.jsonl",
+        "{\"id\": 2, \"name\": \"B\"}\n",
+    );
+    write(
+        &case,
+        "case.json",
+        r#"{"status": "ok", "inputs": {"Events": "events.jsonl"}, "outputs": {"Out": "expected.Out.jsonl"}}"#,
+    );
+    let (code, stdout, stderr) = run(&["test", dir.path().to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("PASS my-case"), "{stdout}");
+    assert_eq!(stdout.lines().last(), Some("1 passed, 0 failed"));
+
+    write(
+        &case,
+        "expected.Out.jsonl",
+        "{\"id\": 2, \"name\": \"b\"}\n",
+    );
+    let (code, stdout, _) = run(&["test", case.to_str().expect("utf-8")]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("FAIL my-case"), "{stdout}");
+    assert!(
+        stdout.contains(r#"- expected {"id":2,"name":"b"}"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"+ actual   {"id":2,"name":"B"}"#),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().last(), Some("0 passed, 1 failed"));
+}
+
+#[test]
+fn create_table_casts_declared_columns_and_dead_letters_the_rest() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = write(
+        dir.path(),
+        "in.jsonl",
+        "{\"id\": \"1\", \"temp\": \"20.5\"}\n{\"id\": \"x\", \"temp\": 3}\n{\"id\": 3, \"temp\": \"NaN\"}\n{\"id\": 4, \"temp\": 7}\n",
+    );
+    let query = write(
+        dir.path(),
+        "q.asaql",
+        "CREATE TABLE Input (id bigint, temp float);\nSELECT id, temp, GetType(temp) AS t INTO Output FROM Input",
+    );
+    let out = dir.path().join("out.jsonl");
+    let errors = dir.path().join("errors.jsonl");
+    let (code, _, stderr) = run(&[
+        "run",
+        "--query",
+        query.to_str().expect("utf-8"),
+        "--input",
+        &format!("Input={}", input.display()),
+        "--output",
+        &format!("Output={}", out.display()),
+        "--errors",
+        errors.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        lines(&out),
+        vec![
+            serde_json::json!({"id": 1, "temp": 20.5, "t": "float"}),
+            serde_json::json!({"id": 4, "temp": 7.0, "t": "float"}),
+        ]
+    );
+    let dead = lines(&errors);
+    assert_eq!(dead.len(), 2, "{dead:?}");
+    assert!(dead
+        .iter()
+        .all(|d| d["reason"] == "InputDeserializerError.TypeConversionError"));
+}
