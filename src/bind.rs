@@ -13,8 +13,12 @@
 use std::collections::HashMap;
 
 use crate::diag::{codes, Diagnostic, Diagnostics, Span};
+use crate::expr::aggregate::AggregateKind;
 use crate::expr::functions;
-use crate::plan::{OutputPlan, Plan, ProjectItem, Rel, ScalarExpr, SourcePlan, StepPlan};
+use crate::plan::{
+    aggregate_column, key_column, AggregatePlan, OutputPlan, Plan, ProjectItem, Rel, ScalarExpr,
+    SourcePlan, StepPlan, WindowPlan, WINDOW_ID_COLUMN,
+};
 use crate::syntax::ast::{self, ExprKind, FunctionArg, Literal, Quote};
 use crate::types::{DataType, Name, Value};
 
@@ -75,6 +79,8 @@ pub fn bind(script: &ast::Script, catalog: &dyn Catalog) -> Result<Plan, Diagnos
         step_ids: HashMap::new(),
         schemas: HashMap::new(),
         errors: Vec::new(),
+        aggregates: None,
+        window_id_allowed: false,
     };
     for statement in &script.statements {
         match statement {
@@ -106,6 +112,10 @@ struct Binder<'a> {
     step_ids: HashMap<String, usize>,
     schemas: HashMap<String, Vec<(Name, DataType)>>,
     errors: Vec<Diagnostic>,
+    /// Aggregates met while binding a GROUP BY query's SELECT and HAVING.
+    aggregates: Option<Vec<AggregatePlan>>,
+    /// True while binding a SELECT list over `Windows(...)`.
+    window_id_allowed: bool,
 }
 
 /// The names visible inside one SELECT: the FROM source's alias.
@@ -274,20 +284,10 @@ impl Binder<'_> {
                 span: predicate.span,
             };
         }
-        if let Some(span) = select.group_by_span {
-            let window_span = select
-                .group_by
-                .iter()
-                .find_map(|g| match g {
-                    ast::GroupItem::Window(w) => Some(w.span),
-                    ast::GroupItem::Expr(_) => None,
-                })
-                .unwrap_or(span);
-            self.errors.push(Diagnostic::unsupported(
-                window_span,
-                "GROUP BY with windows",
-            ));
-        } else if let Some(having) = &select.having {
+        if select.group_by_span.is_some() || select_uses_aggregates(select) {
+            return self.bind_aggregate_select(select, rel, &scope);
+        }
+        if let Some(having) = &select.having {
             let predicate_expr = self.bind_expr(having, &scope);
             rel = Rel::Filter {
                 input: Box::new(rel),
@@ -306,6 +306,525 @@ impl Binder<'_> {
             items,
             span,
         }
+    }
+
+    /// Binds `SELECT ... GROUP BY keys, window [HAVING ...]`: an
+    /// [`Rel::Aggregate`] followed by the HAVING filter and the projection,
+    /// both rewritten to read the aggregate's key and aggregate columns.
+    fn bind_aggregate_select(&mut self, select: &ast::Select, input: Rel, scope: &Scope) -> Rel {
+        let group_span = select.group_by_span.unwrap_or(select.span);
+        let windows: Vec<&ast::Window> = select
+            .group_by
+            .iter()
+            .filter_map(|g| match g {
+                ast::GroupItem::Window(w) => Some(w),
+                ast::GroupItem::Expr(_) => None,
+            })
+            .collect();
+        let snapshot_position = select.group_by.iter().position(
+            |g| matches!(g, ast::GroupItem::Expr(e) if matches!(e.kind, ExprKind::SystemTimestamp)),
+        );
+        for extra in windows.iter().skip(1) {
+            self.errors.push(
+                Diagnostic::error(
+                    codes::INVALID,
+                    extra.span,
+                    "a GROUP BY takes exactly one window",
+                )
+                .with_secondary(windows[0].span, "the first window")
+                .with_help("Use Windows(...) to compute several windows in one query."),
+            );
+        }
+        let window = match (windows.first(), snapshot_position) {
+            (Some(w), _) => self.bind_window(w, scope),
+            (None, Some(_)) => WindowPlan::Snapshot,
+            (None, None) => {
+                self.errors.push(
+                    Diagnostic::error(
+                        codes::INVALID,
+                        group_span,
+                        "a window must be specified in GROUP BY",
+                    )
+                    .with_help("Add a window such as TumblingWindow(second, 10), or System.Timestamp() for a snapshot window."),
+                );
+                WindowPlan::Snapshot
+            }
+        };
+        let mut keys = Vec::new();
+        for (position, item) in select.group_by.iter().enumerate() {
+            if let ast::GroupItem::Expr(e) = item {
+                if windows.is_empty() && Some(position) == snapshot_position {
+                    continue;
+                }
+                keys.push(self.bind_expr(e, scope));
+            }
+        }
+        let key_texts: Vec<String> = keys.iter().map(|k| k.to_string().to_lowercase()).collect();
+
+        let outer = self.aggregates.replace(Vec::new());
+        self.window_id_allowed = matches!(window, WindowPlan::Multiple(_));
+        let mut items = Vec::new();
+        let mut aliases: Vec<(String, ScalarExpr)> = Vec::new();
+        for (position, item) in select.projection.iter().enumerate() {
+            match item {
+                ast::SelectItem::Wildcard(span) | ast::SelectItem::QualifiedWildcard(_, span) => {
+                    self.errors.push(
+                        Diagnostic::error(
+                            codes::INVALID,
+                            *span,
+                            "* is not allowed in a GROUP BY query",
+                        )
+                        .with_help("Name the grouping keys and aggregates to output."),
+                    );
+                }
+                ast::SelectItem::Expr { expr, alias } => {
+                    let bound = self.bind_expr(expr, scope);
+                    let rewritten = self.rewrite_grouped(bound, &key_texts, expr.span);
+                    let name = match alias {
+                        Some(a) => a.value.clone(),
+                        None => default_column_name(expr, position),
+                    };
+                    aliases.push((name.to_lowercase(), rewritten.clone()));
+                    if items.iter().any(|i| matches!(i, ProjectItem::Column { name: n, .. } if n.eq_ignore_ascii_case(&name))) {
+                        self.errors.push(Diagnostic::error(
+                            codes::INVALID,
+                            alias.as_ref().map_or(expr.span, |a| a.span),
+                            format!("column \"{name}\" is projected twice"),
+                        ));
+                        continue;
+                    }
+                    items.push(ProjectItem::Column {
+                        name: Name::from(name),
+                        expr: rewritten,
+                    });
+                }
+            }
+        }
+        let having = select.having.as_ref().map(|h| {
+            let bound = self.bind_expr(h, scope);
+            // ASA examples use SELECT aliases in HAVING (§13.9): a name that
+            // is neither grouped nor aggregated resolves to the alias.
+            let with_aliases = substitute_aliases(bound, &aliases);
+            (
+                self.rewrite_grouped(with_aliases, &key_texts, h.span),
+                h.span,
+            )
+        });
+        self.window_id_allowed = false;
+        let aggregates = std::mem::replace(&mut self.aggregates, outer).unwrap_or_default();
+
+        let mut rel = Rel::Aggregate {
+            input: Box::new(input),
+            window,
+            keys,
+            aggregates,
+            span: group_span,
+        };
+        if let Some((predicate, span)) = having {
+            rel = Rel::Filter {
+                input: Box::new(rel),
+                predicate,
+                span,
+            };
+        }
+        let span = select
+            .projection
+            .first()
+            .map(select_item_span)
+            .unwrap_or(select.span);
+        Rel::Project {
+            input: Box::new(rel),
+            items,
+            span,
+        }
+    }
+
+    /// Replaces grouping-key subexpressions with key columns; any input
+    /// column left over is neither grouped nor aggregated: an error.
+    fn rewrite_grouped(
+        &mut self,
+        expr: ScalarExpr,
+        key_texts: &[String],
+        span: Span,
+    ) -> ScalarExpr {
+        let text = expr.to_string().to_lowercase();
+        if let Some(i) = key_texts.iter().position(|k| *k == text) {
+            return ScalarExpr::Column(key_column(i));
+        }
+        match expr {
+            ScalarExpr::Column(name) if name.starts_with("__") => ScalarExpr::Column(name),
+            ScalarExpr::Column(name) | ScalarExpr::ColumnOrString(name) => {
+                self.errors.push(
+                    Diagnostic::error(
+                        codes::INVALID,
+                        span,
+                        format!("column \"{name}\" is neither in GROUP BY nor inside an aggregate"),
+                    )
+                    .with_help(format!(
+                        "Add {name} to GROUP BY, or aggregate it (e.g. MAX({name}))."
+                    )),
+                );
+                ScalarExpr::Literal(Value::Null)
+            }
+            other => other.map_children(&mut |child| self.rewrite_grouped(child, key_texts, span)),
+        }
+    }
+
+    fn bind_window(&mut self, window: &ast::Window, scope: &Scope) -> WindowPlan {
+        use ast::WindowKind as W;
+        match &window.kind {
+            W::Tumbling { size, offset } => {
+                let size = self.window_length(size, "window size");
+                WindowPlan::Hopping {
+                    size,
+                    hop: size,
+                    offset: offset.map_or(0, |o| o.amount.saturating_mul(o.unit.ticks())),
+                }
+            }
+            W::Hopping { size, hop, offset } => {
+                let size_ticks = self.window_length(size, "window size");
+                let hop_ticks = self.window_length(hop, "hop size");
+                if hop_ticks > size_ticks {
+                    self.errors.push(Diagnostic::error(
+                        codes::INVALID,
+                        hop.span,
+                        "the hop size is larger than the window size",
+                    ));
+                }
+                WindowPlan::Hopping {
+                    size: size_ticks,
+                    hop: hop_ticks,
+                    offset: offset.map_or(0, |o| o.amount.saturating_mul(o.unit.ticks())),
+                }
+            }
+            W::Sliding { size } => WindowPlan::Sliding {
+                size: self.window_length(size, "window size"),
+            },
+            W::Session {
+                timeout,
+                max_duration,
+                partition_by,
+            } => {
+                self.errors
+                    .push(Diagnostic::unsupported(window.span, "SessionWindow"));
+                let timeout_ticks = self.window_length(timeout, "session timeout");
+                let max_ticks = self.window_length(max_duration, "maximum session duration");
+                if max_ticks < timeout_ticks {
+                    self.errors.push(Diagnostic::error(
+                        codes::INVALID,
+                        max_duration.span,
+                        "the maximum session duration is shorter than the timeout",
+                    ));
+                }
+                WindowPlan::Session {
+                    timeout: timeout_ticks,
+                    max_duration: max_ticks,
+                    partition_by: partition_by
+                        .iter()
+                        .map(|e| self.bind_expr(e, scope))
+                        .collect(),
+                }
+            }
+            W::Snapshot => WindowPlan::Snapshot,
+            W::Multiple(members) => {
+                let with_ids = members.iter().filter(|m| m.id.is_some()).count();
+                if with_ids != 0 && with_ids != members.len() {
+                    self.errors.push(Diagnostic::error(
+                        codes::INVALID,
+                        window.span,
+                        "give an id to every window of Windows(...) or to none",
+                    ));
+                }
+                let mut seen: Vec<String> = Vec::new();
+                let mut bound = Vec::new();
+                for member in members {
+                    if let Some((id, span)) = &member.id {
+                        if seen.iter().any(|s| s.eq_ignore_ascii_case(id)) {
+                            self.errors.push(Diagnostic::error(
+                                codes::INVALID,
+                                *span,
+                                format!("window id '{id}' is used twice"),
+                            ));
+                        }
+                        seen.push(id.clone());
+                    }
+                    if let W::Multiple(_) = member.window.kind {
+                        self.errors.push(Diagnostic::error(
+                            codes::INVALID,
+                            member.window.span,
+                            "Windows(...) cannot be nested",
+                        ));
+                        continue;
+                    }
+                    bound.push((
+                        member.id.as_ref().map(|(id, _)| id.clone()),
+                        self.bind_window(&member.window, scope),
+                    ));
+                }
+                WindowPlan::Multiple(bound)
+            }
+        }
+    }
+
+    /// A window length in ticks: positive and at most 7 days (§2).
+    fn window_length(&mut self, duration: &ast::DurationLit, what: &str) -> i64 {
+        const SEVEN_DAYS: i64 = 7 * 864_000_000_000;
+        let ticks = duration.amount.saturating_mul(duration.unit.ticks());
+        if ticks <= 0 {
+            self.errors.push(Diagnostic::error(
+                codes::INVALID,
+                duration.span,
+                format!("the {what} must be positive"),
+            ));
+            return 1;
+        }
+        if ticks > SEVEN_DAYS {
+            self.errors.push(
+                Diagnostic::error(
+                    codes::INVALID,
+                    duration.span,
+                    format!("the {what} exceeds 7 days"),
+                )
+                .with_help("ASA windows are at most 7 days long."),
+            );
+        }
+        ticks
+    }
+
+    /// Binds an aggregate call to an [`AggregatePlan`] and returns the
+    /// column that will hold its value.
+    fn bind_aggregate_call(
+        &mut self,
+        call: &ast::FunctionCall,
+        span: Span,
+        scope: &Scope,
+    ) -> ScalarExpr {
+        let upper = call.name.value.to_ascii_uppercase();
+        if self.aggregates.is_none() {
+            self.errors.push(
+                Diagnostic::error(
+                    codes::INVALID,
+                    span,
+                    format!("the aggregate {upper} is only allowed in the SELECT list or HAVING"),
+                )
+                .with_help(
+                    "Aggregates are computed per group of a GROUP BY; WHERE sees single events.",
+                ),
+            );
+            return ScalarExpr::Literal(Value::Null);
+        }
+        if let Some(over) = &call.over {
+            if over.limit_duration.is_some() || !over.partition_by.is_empty() || over.when.is_some()
+            {
+                self.errors.push(Diagnostic::unsupported(
+                    span,
+                    &format!("the analytic form {upper}(...) OVER (... LIMIT DURATION ...)"),
+                ));
+                return ScalarExpr::Literal(Value::Null);
+            }
+        }
+        let order_by: Vec<(ScalarExpr, bool)> = call
+            .over
+            .as_ref()
+            .map(|o| {
+                o.order_by
+                    .iter()
+                    .map(|item| (self.bind_expr(&item.expr, scope), item.descending))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let needs_order = matches!(
+            upper.as_str(),
+            "TOPONE" | "COLLECTTOP" | "PERCENTILE_CONT" | "PERCENTILE_DISC"
+        );
+        if needs_order && order_by.is_empty() {
+            self.errors.push(
+                Diagnostic::error(
+                    codes::FUNCTION,
+                    span,
+                    format!("{upper} needs OVER (ORDER BY ...)"),
+                )
+                .with_help(format!("Write {upper}(...) OVER (ORDER BY column).")),
+            );
+            return ScalarExpr::Literal(Value::Null);
+        }
+        let args: Vec<&ast::Expr> = call
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Expr(e) => Some(e),
+                FunctionArg::Star(_) => None,
+            })
+            .collect();
+        let star = call.args.iter().any(|a| matches!(a, FunctionArg::Star(_)));
+        let is_alias = |e: &ast::Expr| matches!(&e.kind, ExprKind::Column(p) if p.len() == 1 && scope.is_alias(&p[0].value));
+        let arity = |binder: &mut Self, min: usize, max: usize| -> bool {
+            let n = call.args.len();
+            if n < min || n > max {
+                let expected = if min == max {
+                    format!("{min}")
+                } else {
+                    format!("{min} to {max}")
+                };
+                binder.errors.push(Diagnostic::error(
+                    codes::FUNCTION,
+                    span,
+                    format!(
+                        "{upper} takes {expected} argument{}, found {n}",
+                        if expected == "1" { "" } else { "s" }
+                    ),
+                ));
+                return false;
+            }
+            true
+        };
+        let literal_number = |e: &ast::Expr| -> Option<f64> {
+            match &e.kind {
+                ExprKind::Literal(Literal::Integer(i)) => Some(*i as f64),
+                ExprKind::Literal(Literal::Float(f)) => Some(*f),
+                _ => None,
+            }
+        };
+        let directions: Vec<bool> = order_by.iter().map(|(_, d)| *d).collect();
+        let order_exprs: Vec<ScalarExpr> = order_by.iter().map(|(e, _)| e.clone()).collect();
+        let (kind, argument) = match upper.as_str() {
+            "COUNT" => {
+                if !arity(self, 1, 1) {
+                    return ScalarExpr::Literal(Value::Null);
+                }
+                match (star, args.first()) {
+                    (true, _) => (AggregateKind::CountStar, None),
+                    (false, Some(e)) if is_alias(e) => {
+                        if call.distinct {
+                            (AggregateKind::CountDistinct, None)
+                        } else {
+                            (AggregateKind::CountStar, None)
+                        }
+                    }
+                    (false, Some(e)) => {
+                        let kind = if call.distinct {
+                            AggregateKind::CountDistinct
+                        } else {
+                            AggregateKind::Count
+                        };
+                        (kind, Some(self.bind_expr(e, scope)))
+                    }
+                    (false, None) => return ScalarExpr::Literal(Value::Null),
+                }
+            }
+            "SUM" | "AVG" | "MIN" | "MAX" | "STDEV" | "STDEVP" | "VAR" | "VARP" => {
+                if !arity(self, 1, 1) || star {
+                    if star {
+                        self.errors.push(Diagnostic::error(
+                            codes::FUNCTION,
+                            span,
+                            format!("{upper} does not take *"),
+                        ));
+                    }
+                    return ScalarExpr::Literal(Value::Null);
+                }
+                let kind = match upper.as_str() {
+                    "SUM" => AggregateKind::Sum,
+                    "AVG" => AggregateKind::Avg,
+                    "MIN" => AggregateKind::Min,
+                    "MAX" => AggregateKind::Max,
+                    "STDEV" => AggregateKind::Stdev,
+                    "STDEVP" => AggregateKind::Stdevp,
+                    "VAR" => AggregateKind::Var,
+                    _ => AggregateKind::Varp,
+                };
+                (kind, args.first().map(|e| self.bind_expr(e, scope)))
+            }
+            "TOPONE" => {
+                if !arity(self, 0, 1) {
+                    return ScalarExpr::Literal(Value::Null);
+                }
+                (
+                    AggregateKind::TopOne { order: directions },
+                    args.first().map(|e| self.bind_expr(e, scope)),
+                )
+            }
+            "COLLECTTOP" => {
+                if !arity(self, 1, 2) {
+                    return ScalarExpr::Literal(Value::Null);
+                }
+                let n = match args.first().map(|e| &e.kind) {
+                    Some(ExprKind::Literal(Literal::Integer(n))) if *n > 0 => *n as usize,
+                    _ => {
+                        self.errors.push(Diagnostic::error(
+                            codes::FUNCTION,
+                            args.first().map_or(span, |e| e.span),
+                            "CollectTop takes a positive integer literal as its first argument",
+                        ));
+                        return ScalarExpr::Literal(Value::Null);
+                    }
+                };
+                (
+                    AggregateKind::CollectTop {
+                        n,
+                        order: directions,
+                    },
+                    args.get(1).map(|e| self.bind_expr(e, scope)),
+                )
+            }
+            "COLLECT" => {
+                if !arity(self, 0, 1) {
+                    return ScalarExpr::Literal(Value::Null);
+                }
+                (
+                    AggregateKind::Collect,
+                    args.first().map(|e| self.bind_expr(e, scope)),
+                )
+            }
+            "PERCENTILE_CONT" | "PERCENTILE_DISC" => {
+                if !arity(self, 1, 1) {
+                    return ScalarExpr::Literal(Value::Null);
+                }
+                let p = match args.first().and_then(|e| literal_number(e)) {
+                    Some(p) if (0.0..=1.0).contains(&p) => p,
+                    _ => {
+                        self.errors.push(Diagnostic::error(
+                            codes::FUNCTION,
+                            args.first().map_or(span, |e| e.span),
+                            format!("{upper} takes a number between 0 and 1"),
+                        ));
+                        return ScalarExpr::Literal(Value::Null);
+                    }
+                };
+                let descending = directions.first().copied().unwrap_or(false);
+                let kind = if upper == "PERCENTILE_CONT" {
+                    AggregateKind::PercentileCont { p, descending }
+                } else {
+                    AggregateKind::PercentileDisc { p, descending }
+                };
+                (kind, order_exprs.first().cloned())
+            }
+            _ => {
+                self.errors.push(Diagnostic::unsupported(
+                    span,
+                    &format!("the aggregate {upper}"),
+                ));
+                return ScalarExpr::Literal(Value::Null);
+            }
+        };
+        let plan = AggregatePlan {
+            kind,
+            argument,
+            order_by: order_exprs,
+        };
+        let aggregates = self.aggregates.get_or_insert_with(Vec::new);
+        let text = describe_aggregate(&plan);
+        let index = match aggregates
+            .iter()
+            .position(|a| describe_aggregate(a) == text)
+        {
+            Some(i) => i,
+            None => {
+                aggregates.push(plan);
+                aggregates.len() - 1
+            }
+        };
+        ScalarExpr::Column(aggregate_column(index))
     }
 
     fn bind_from(&mut self, from: &ast::From) -> (Rel, Scope) {
@@ -539,6 +1058,9 @@ impl Binder<'_> {
             },
             ExprKind::Function(call) => self.bind_call(call, expr.span, scope),
             ExprKind::SystemTimestamp => ScalarExpr::SystemTimestamp,
+            ExprKind::SystemWindowId if self.window_id_allowed => {
+                ScalarExpr::Column(Name::from(WINDOW_ID_COLUMN))
+            }
             ExprKind::SystemWindowId => {
                 self.errors.push(
                     Diagnostic::error(
@@ -583,11 +1105,7 @@ impl Binder<'_> {
             return ScalarExpr::Literal(Value::Null);
         }
         if functions::is_aggregate(name) {
-            self.errors.push(Diagnostic::unsupported(
-                span,
-                &format!("the aggregate function {}", name.to_ascii_uppercase()),
-            ));
-            return ScalarExpr::Literal(Value::Null);
+            return self.bind_aggregate_call(call, span, scope);
         }
         if functions::is_analytic(name) || call.over.is_some() {
             self.errors.push(Diagnostic::unsupported(
@@ -691,6 +1209,70 @@ impl Binder<'_> {
             function: builtin,
             args,
         }
+    }
+}
+
+fn describe_aggregate(a: &AggregatePlan) -> String {
+    let arg = a
+        .argument
+        .as_ref()
+        .map_or("*".to_string(), |e| e.to_string());
+    let order: Vec<String> = a.order_by.iter().map(|e| e.to_string()).collect();
+    format!("{:?}({arg}) ORDER BY {}", a.kind, order.join(",")).to_lowercase()
+}
+
+/// True when the SELECT list or HAVING calls an aggregate function.
+fn select_uses_aggregates(select: &ast::Select) -> bool {
+    fn walk(e: &ast::Expr) -> bool {
+        match &e.kind {
+            ExprKind::Function(call) => {
+                (call.namespace.is_none() && functions::is_aggregate(&call.name.value))
+                    || call
+                        .args
+                        .iter()
+                        .any(|a| matches!(a, FunctionArg::Expr(x) if walk(x)))
+            }
+            ExprKind::Unary { expr, .. }
+            | ExprKind::IsNull { expr, .. }
+            | ExprKind::Cast { expr, .. } => walk(expr),
+            ExprKind::Binary { left, right, .. } => walk(left) || walk(right),
+            ExprKind::Like { expr, pattern, .. } => walk(expr) || walk(pattern),
+            ExprKind::Between {
+                expr, low, high, ..
+            } => walk(expr) || walk(low) || walk(high),
+            ExprKind::InList { expr, list, .. } => walk(expr) || list.iter().any(walk),
+            ExprKind::Case {
+                operand,
+                whens,
+                else_result,
+            } => {
+                operand.as_deref().is_some_and(walk)
+                    || whens.iter().any(|(w, t)| walk(w) || walk(t))
+                    || else_result.as_deref().is_some_and(walk)
+            }
+            _ => false,
+        }
+    }
+    select
+        .projection
+        .iter()
+        .any(|item| matches!(item, ast::SelectItem::Expr { expr, .. } if walk(expr)))
+        || select.having.as_ref().is_some_and(walk)
+}
+
+/// Replaces input columns named like a SELECT alias with the aliased expression.
+fn substitute_aliases(expr: ScalarExpr, aliases: &[(String, ScalarExpr)]) -> ScalarExpr {
+    match expr {
+        ScalarExpr::Column(name) if !name.starts_with("__") => {
+            match aliases
+                .iter()
+                .find(|(alias, _)| alias.eq_ignore_ascii_case(&name))
+            {
+                Some((_, aliased)) => aliased.clone(),
+                None => ScalarExpr::Column(name),
+            }
+        }
+        other => other.map_children(&mut |child| substitute_aliases(child, aliases)),
     }
 }
 

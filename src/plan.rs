@@ -96,6 +96,22 @@ pub enum Rel {
         /// The SELECT list in the query.
         span: Span,
     },
+    /// `GROUP BY keys, window` with aggregates. Each output row has the
+    /// columns [`key_column`]`(i)` for the keys, [`aggregate_column`]`(j)`
+    /// for the aggregates and, for `Windows(...)`, [`WINDOW_ID_COLUMN`];
+    /// it is stamped with the window's end (`System.Timestamp()`).
+    Aggregate {
+        /// Rows aggregated.
+        input: Box<Rel>,
+        /// The window.
+        window: WindowPlan,
+        /// Grouping keys besides the window.
+        keys: Vec<ScalarExpr>,
+        /// Aggregates, in the order their columns are numbered.
+        aggregates: Vec<AggregatePlan>,
+        /// The GROUP BY clause.
+        span: Span,
+    },
     /// `UNION` (duplicates kept).
     Union {
         /// Branches.
@@ -104,6 +120,64 @@ pub enum Rel {
         span: Span,
     },
 }
+
+/// A window of ASA-SEMANTICS.md §2, with lengths in 100 ns ticks.
+#[derive(Clone, Debug)]
+pub enum WindowPlan {
+    /// Tumbling and hopping windows: `(end - size, end]`, ends on the grid
+    /// `offset + k * hop` (tumbling: `hop == size`).
+    Hopping {
+        /// Window length.
+        size: i64,
+        /// Grid step.
+        hop: i64,
+        /// Grid offset.
+        offset: i64,
+    },
+    /// `(t - size, t]` at every event entry and exit.
+    Sliding {
+        /// Window length.
+        size: i64,
+    },
+    /// Sessions of events no more than `timeout` apart, cut on a grid of
+    /// `max_duration`.
+    Session {
+        /// Gap that closes a session.
+        timeout: i64,
+        /// Grid of the maximum-duration check.
+        max_duration: i64,
+        /// `OVER (PARTITION BY ...)` keys.
+        partition_by: Vec<ScalarExpr>,
+    },
+    /// `GROUP BY System.Timestamp()`: events with an identical time.
+    Snapshot,
+    /// `Windows(...)`: the union of each member's results, with its id.
+    Multiple(Vec<(Option<String>, WindowPlan)>),
+}
+
+/// One aggregate call.
+#[derive(Clone, Debug)]
+pub struct AggregatePlan {
+    /// Which aggregate.
+    pub kind: crate::expr::aggregate::AggregateKind,
+    /// Its argument; `None` means the whole row (`COUNT(*)`, `TopOne()`).
+    pub argument: Option<ScalarExpr>,
+    /// `OVER (ORDER BY ...)` keys.
+    pub order_by: Vec<ScalarExpr>,
+}
+
+/// The name of the `i`-th grouping key column of an aggregate's output.
+pub fn key_column(i: usize) -> Name {
+    Name::from(format!("__key{i}"))
+}
+
+/// The name of the `j`-th aggregate column of an aggregate's output.
+pub fn aggregate_column(j: usize) -> Name {
+    Name::from(format!("__agg{j}"))
+}
+
+/// The column holding `System.Window().Id` in an aggregate's output.
+pub const WINDOW_ID_COLUMN: &str = "__window_id";
 
 /// One item of a projection.
 #[derive(Clone, Debug)]
@@ -170,6 +244,9 @@ impl Rel {
             Rel::Filter { span, .. } => format!("Filter@{}", at(*span, source_text)),
             Rel::Project { span, .. } => format!("Project@{}", at(*span, source_text)),
             Rel::Union { span, .. } => format!("Union@{}", at(*span, source_text)),
+            Rel::Aggregate { window, span, .. } => {
+                format!("{}@{}", window.describe(), at(*span, source_text))
+            }
         }
     }
 
@@ -198,11 +275,72 @@ impl Rel {
                 let _ = writeln!(out, "{pad}{name} {}", list.join(", "));
                 input.explain_into(out, depth + 1, plan, text);
             }
+            Rel::Aggregate {
+                input,
+                keys,
+                aggregates,
+                ..
+            } => {
+                let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+                let aggs: Vec<String> = aggregates
+                    .iter()
+                    .map(|a| {
+                        let arg = a
+                            .argument
+                            .as_ref()
+                            .map_or("*".to_string(), |e| e.to_string());
+                        format!("{}({arg})", crate::expr::aggregate::name(&a.kind))
+                    })
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "{pad}{name} keys [{}] aggregates [{}]",
+                    keys.join(", "),
+                    aggs.join(", ")
+                );
+                input.explain_into(out, depth + 1, plan, text);
+            }
             Rel::Union { inputs, .. } => {
                 let _ = writeln!(out, "{pad}{name}");
                 for input in inputs {
                     input.explain_into(out, depth + 1, plan, text);
                 }
+            }
+        }
+    }
+}
+
+impl WindowPlan {
+    /// A short description, e.g. `HoppingWindow(size 10s, hop 5s)`.
+    pub fn describe(&self) -> String {
+        let secs = |ticks: &i64| {
+            let s = *ticks as f64 / crate::types::TICKS_PER_SECOND as f64;
+            format!("{s}s")
+        };
+        match self {
+            WindowPlan::Hopping { size, hop, offset } if size == hop && *offset == 0 => {
+                format!("TumblingWindow({})", secs(size))
+            }
+            WindowPlan::Hopping { size, hop, offset } => format!(
+                "HoppingWindow(size {}, hop {}, offset {})",
+                secs(size),
+                secs(hop),
+                secs(offset)
+            ),
+            WindowPlan::Sliding { size } => format!("SlidingWindow({})", secs(size)),
+            WindowPlan::Session {
+                timeout,
+                max_duration,
+                ..
+            } => format!(
+                "SessionWindow(timeout {}, max {})",
+                secs(timeout),
+                secs(max_duration)
+            ),
+            WindowPlan::Snapshot => "SnapshotWindow".to_string(),
+            WindowPlan::Multiple(members) => {
+                let inner: Vec<String> = members.iter().map(|(_, w)| w.describe()).collect();
+                format!("Windows({})", inner.join(", "))
             }
         }
     }

@@ -18,12 +18,20 @@ use std::collections::HashMap;
 
 use differential_dataflow::collection::{AsCollection, VecCollection};
 use serde::{Deserialize, Serialize};
+use timely::dataflow::operators::core::Filter;
+use timely::dataflow::operators::vec::Map;
 use timely::dataflow::operators::{Concatenate, Exchange, OkErr};
 use timely::dataflow::{Scope, Stream};
 
+use crate::expr::aggregate::{self, AggregateInput};
+use crate::expr::eval::ScalarExpr;
 use crate::expr::eval::{eval, EvalContext};
 use crate::expr::{ops, EvalError};
-use crate::plan::{Plan, ProjectItem, Rel};
+use crate::plan::{
+    aggregate_column, key_column, AggregatePlan, Plan, ProjectItem, Rel, WindowPlan,
+    WINDOW_ID_COLUMN,
+};
+use crate::types::Name;
 use crate::types::{DateTime, Record, Row, Value};
 
 /// Timely time: event time in 100 ns ticks since the Unix epoch.
@@ -138,6 +146,17 @@ impl<'scope> Renderer<'_, 'scope> {
                     project(&items, &row, ctx).map(Some)
                 })
             }
+            Rel::Aggregate {
+                input,
+                window,
+                keys,
+                aggregates,
+                ..
+            } => {
+                let rows = self.render_rel(input);
+                let name = rel.operator_name(self.plan, self.text);
+                self.render_aggregate(rows, name, window, keys, aggregates)
+            }
             Rel::Union { inputs, .. } => {
                 let mut rendered = inputs.iter().map(|r| self.render_rel(r));
                 let first = rendered
@@ -148,11 +167,131 @@ impl<'scope> Renderer<'_, 'scope> {
         }
     }
 
+    /// Windowed aggregation. Each row is evaluated once (keys, aggregate
+    /// arguments), placed in its windows at the window's end time and
+    /// retracted one tick later, and reduced per (keys, window). The
+    /// reduction's insertions are the window results; its retractions (the
+    /// expiry one tick after the end, or a sliding window's previous value)
+    /// are not output. The expiry lets the arrangement compact a window away
+    /// once time has passed it, so state is bounded by the open windows.
+    fn render_aggregate(
+        &mut self,
+        rows: Rows<'scope>,
+        name: String,
+        window: &WindowPlan,
+        keys: &[ScalarExpr],
+        aggregates: &[AggregatePlan],
+    ) -> Rows<'scope> {
+        let layout = AggregateLayout::new(aggregates);
+        let members = window_members(window);
+        let keys = keys.to_vec();
+        let eval_aggregates = aggregates.to_vec();
+        let evaluated = self.fallible(rows, name.clone(), move |row, ctx| {
+            let mut key_values = Vec::with_capacity(keys.len());
+            for key in &keys {
+                key_values.push(eval(key, &row, ctx)?);
+            }
+            let mut slots = Vec::with_capacity(eval_aggregates.len() * 2);
+            for aggregate in &eval_aggregates {
+                slots.push(match &aggregate.argument {
+                    Some(e) => eval(e, &row, ctx)?,
+                    None => Value::Record(row.clone()),
+                });
+                for order in &aggregate.order_by {
+                    slots.push(eval(order, &row, ctx)?);
+                }
+            }
+            Ok(Some((key_values, slots)))
+        });
+        let placement_members = members.clone();
+        let placed = evaluated
+            .inner
+            .flat_map(
+                move |((key_values, slots), time, diff): (
+                    (Vec<Value>, Vec<Value>),
+                    Time,
+                    isize,
+                )| {
+                    let mut out = Vec::new();
+                    for (member, (_, window)) in placement_members.iter().enumerate() {
+                        place(window, time, |end, at, sign| {
+                            out.push((
+                                ((key_values.clone(), end, member as u32), slots.clone()),
+                                at,
+                                diff * sign,
+                            ));
+                        });
+                    }
+                    out
+                },
+            )
+            .as_collection();
+        let reduce_layout = layout.clone();
+        let reduced = placed.reduce_named(
+            &name,
+            move |_key,
+                  input: &[(&Vec<Value>, isize)],
+                  output: &mut Vec<(Result<Vec<Value>, String>, isize)>| {
+                output.push((reduce_layout.compute(input), 1));
+            },
+        );
+        let ids: Vec<Value> = members
+            .iter()
+            .map(|(id, _)| id.clone().map_or(Value::Null, Value::String))
+            .collect();
+        let with_id = matches!(window, WindowPlan::Multiple(_));
+        let (ok, err) = reduced
+            .inner
+            .filter(|(_, _, diff)| *diff > 0)
+            .ok_err::<Vec<_>, _, Vec<_>, _, _>(
+                move |(((key_values, _end, member), result), time, diff)| match result {
+                    Ok(values) => {
+                        let mut row = Record::with_capacity(key_values.len() + values.len() + 1);
+                        for (i, v) in key_values.into_iter().enumerate() {
+                            row.push_unchecked(key_column(i), v);
+                        }
+                        for (j, v) in values.into_iter().enumerate() {
+                            row.push_unchecked(aggregate_column(j), v);
+                        }
+                        if with_id {
+                            let id = ids.get(member as usize).cloned().unwrap_or(Value::Null);
+                            row.push_unchecked(Name::from(WINDOW_ID_COLUMN), id);
+                        }
+                        Ok((row, time, diff))
+                    }
+                    Err(message) => {
+                        let mut row = Record::new();
+                        for (i, v) in key_values.into_iter().enumerate() {
+                            row.push_unchecked(key_column(i), v);
+                        }
+                        Err((
+                            Failure {
+                                operator: name.clone(),
+                                reason: "InvalidArgument".to_string(),
+                                message,
+                                row,
+                            },
+                            time,
+                            diff,
+                        ))
+                    }
+                },
+            );
+        self.failures.push(err);
+        ok.as_collection()
+    }
+
     /// Applies `logic` to every row: `Ok(Some)` keeps a row, `Ok(None)`
     /// drops it, `Err` becomes a [`Failure`] of operator `name`.
-    fn fallible<F>(&mut self, rows: Rows<'scope>, name: String, mut logic: F) -> Rows<'scope>
+    fn fallible<D, F>(
+        &mut self,
+        rows: Rows<'scope>,
+        name: String,
+        mut logic: F,
+    ) -> VecCollection<'scope, Time, D, isize>
     where
-        F: FnMut(Row, &EvalContext) -> Result<Option<Row>, EvalError> + 'static,
+        D: differential_dataflow::Data,
+        F: FnMut(Row, &EvalContext) -> Result<Option<D>, EvalError> + 'static,
     {
         let (ok, err) = rows
             .inner
@@ -176,7 +315,184 @@ impl<'scope> Renderer<'_, 'scope> {
                 }
             });
         self.failures.push(err);
-        ok.as_collection().flat_map(|kept: Option<Row>| kept)
+        ok.as_collection().flat_map(|kept: Option<D>| kept)
+    }
+}
+
+/// The members of a window: one, or each of `Windows(...)` with its id.
+fn window_members(window: &WindowPlan) -> Vec<(Option<String>, WindowPlan)> {
+    match window {
+        WindowPlan::Multiple(members) => members.clone(),
+        other => vec![(None, other.clone())],
+    }
+}
+
+/// Calls `emit(window_end, at_time, sign)` for each update that places an
+/// event at `time` in `window`: `+1` when it enters a window's content,
+/// `-1` when it leaves. Window ends of hopping and snapshot windows are part
+/// of the group key; a sliding window's content is simply the events
+/// between entry and exit (`(T - size, T]` at time `T`).
+///
+/// # Contract
+/// Every emitted time is `>= time`, as timely requires.
+pub fn place(window: &WindowPlan, time: Time, mut emit: impl FnMut(Time, Time, isize)) {
+    match window {
+        WindowPlan::Hopping { size, hop, offset } => {
+            let mut end = first_end_at_or_after(time, *hop, *offset);
+            while end < time.saturating_add(*size) {
+                emit(end, end, 1);
+                emit(end, end.saturating_add(1), -1);
+                match end.checked_add(*hop) {
+                    Some(next) => end = next,
+                    None => break,
+                }
+            }
+        }
+        WindowPlan::Snapshot => {
+            emit(time, time, 1);
+            emit(time, time.saturating_add(1), -1);
+        }
+        WindowPlan::Sliding { size } => {
+            emit(0, time, 1);
+            emit(0, time.saturating_add(*size), -1);
+        }
+        // Sessions are placed by their own operator; Windows(...) by member.
+        WindowPlan::Session { .. } | WindowPlan::Multiple(_) => {}
+    }
+}
+
+/// The smallest grid point `offset + k * hop` that is `>= time`: the end of
+/// the first `(end - size, end]` window holding `time`.
+pub fn first_end_at_or_after(time: Time, hop: i64, offset: i64) -> Time {
+    let hop = hop.max(1);
+    let phase = offset.rem_euclid(hop);
+    let shifted = time.saturating_sub(phase);
+    let up = shifted.saturating_add((hop - shifted.rem_euclid(hop)) % hop);
+    up.saturating_add(phase)
+}
+
+/// Where each aggregate's argument and ORDER BY keys sit in a row's slots.
+#[derive(Clone)]
+struct AggregateLayout {
+    kinds: Vec<aggregate::AggregateKind>,
+    /// (first slot, number of order keys) per aggregate.
+    slots: Vec<(usize, usize)>,
+}
+
+impl AggregateLayout {
+    fn new(aggregates: &[AggregatePlan]) -> Self {
+        let mut slots = Vec::with_capacity(aggregates.len());
+        let mut next = 0;
+        for a in aggregates {
+            slots.push((next, a.order_by.len()));
+            next += 1 + a.order_by.len();
+        }
+        AggregateLayout {
+            kinds: aggregates.iter().map(|a| a.kind.clone()).collect(),
+            slots,
+        }
+    }
+
+    fn compute(&self, group: &[(&Vec<Value>, isize)]) -> Result<Vec<Value>, String> {
+        let mut values = Vec::with_capacity(self.kinds.len());
+        let mut inputs = Vec::with_capacity(group.len());
+        for (kind, (first, order_count)) in self.kinds.iter().zip(&self.slots) {
+            inputs.clear();
+            for (slots, count) in group {
+                let value = slots.get(*first).unwrap_or(&Value::Null);
+                let order_keys = slots.get(first + 1..first + 1 + order_count).unwrap_or(&[]);
+                inputs.push(AggregateInput {
+                    value,
+                    order_keys,
+                    count: *count,
+                });
+            }
+            values.push(
+                aggregate::compute(kind, &inputs)
+                    .map_err(|e| format!("{}: {}", aggregate::name(kind), e.message))?,
+            );
+        }
+        Ok(values)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 10_000_000;
+
+    fn placements(window: &WindowPlan, time: Time) -> Vec<(Time, Time, isize)> {
+        let mut out = Vec::new();
+        place(window, time, |end, at, sign| out.push((end, at, sign)));
+        out
+    }
+
+    #[test]
+    fn tumbling_windows_are_start_exclusive_end_inclusive() {
+        // §2: a 5 s tumbling window covers (12:00:00, 12:00:05].
+        let w = WindowPlan::Hopping {
+            size: 5 * S,
+            hop: 5 * S,
+            offset: 0,
+        };
+        assert_eq!(
+            placements(&w, 5 * S),
+            vec![(5 * S, 5 * S, 1), (5 * S, 5 * S + 1, -1)]
+        );
+        assert_eq!(placements(&w, 5 * S + 1)[0].0, 10 * S);
+        assert_eq!(placements(&w, 1)[0].0, 5 * S);
+        assert_eq!(placements(&w, -1)[0].0, 0);
+    }
+
+    #[test]
+    fn tumbling_offset_shifts_the_grid() {
+        // §2: Offset(millisecond, -1) makes buckets start-inclusive.
+        let ms = 10_000;
+        let w = WindowPlan::Hopping {
+            size: 5 * S,
+            hop: 5 * S,
+            offset: -ms,
+        };
+        assert_eq!(placements(&w, 5 * S)[0].0, 10 * S - ms);
+        assert_eq!(placements(&w, 5 * S - ms)[0].0, 5 * S - ms);
+    }
+
+    #[test]
+    fn hopping_windows_hold_an_event_in_size_over_hop_windows() {
+        // §2: HoppingWindow(second, 10, 5): ends on the 5 s grid, (end - 10 s, end].
+        let w = WindowPlan::Hopping {
+            size: 10 * S,
+            hop: 5 * S,
+            offset: 0,
+        };
+        let ends: Vec<Time> = placements(&w, 7 * S)
+            .iter()
+            .filter(|p| p.2 > 0)
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(ends, vec![10 * S, 15 * S]);
+        let ends: Vec<Time> = placements(&w, 10 * S)
+            .iter()
+            .filter(|p| p.2 > 0)
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(ends, vec![10 * S, 15 * S]);
+    }
+
+    #[test]
+    fn sliding_windows_hold_an_event_from_entry_until_exit() {
+        // §2: (t - size, t]; the event leaves at t + size.
+        let w = WindowPlan::Sliding { size: 10 * S };
+        assert_eq!(placements(&w, 3 * S), vec![(0, 3 * S, 1), (0, 13 * S, -1)]);
+    }
+
+    #[test]
+    fn snapshot_windows_group_identical_times() {
+        assert_eq!(
+            placements(&WindowPlan::Snapshot, 7),
+            vec![(7, 7, 1), (7, 8, -1)]
+        );
     }
 }
 
@@ -254,6 +570,13 @@ fn explain_rel(rel: &Rel, plan: &Plan, text: &str, depth: usize, out: &mut Strin
         }
         Rel::Filter { input, .. } | Rel::Project { input, .. } => {
             let _ = writeln!(out, "{pad}{name} (OkErr: rows | failures)");
+            explain_rel(input, plan, text, depth + 1, out);
+        }
+        Rel::Aggregate { input, .. } => {
+            let _ = writeln!(
+                out,
+                "{pad}{name} (assign windows -> Reduce by (keys, window) -> final rows at window end)"
+            );
             explain_rel(input, plan, text, depth + 1, out);
         }
         Rel::Union { inputs, .. } => {

@@ -161,6 +161,84 @@ fn not(negated: bool) -> &'static str {
     }
 }
 
+impl ScalarExpr {
+    /// Rebuilds this node with `f` applied to each direct child.
+    pub fn map_children(self, f: &mut dyn FnMut(ScalarExpr) -> ScalarExpr) -> ScalarExpr {
+        let mut b = |e: Box<ScalarExpr>| Box::new(f(*e));
+        match self {
+            leaf @ (ScalarExpr::Literal(_)
+            | ScalarExpr::Column(_)
+            | ScalarExpr::ColumnOrString(_)
+            | ScalarExpr::SystemTimestamp) => leaf,
+            ScalarExpr::Field(base, name) => ScalarExpr::Field(b(base), name),
+            ScalarExpr::Unary(op, e) => ScalarExpr::Unary(op, b(e)),
+            ScalarExpr::Binary(op, l, r) => {
+                let l = b(l);
+                ScalarExpr::Binary(op, l, b(r))
+            }
+            ScalarExpr::Like {
+                expr,
+                pattern,
+                negated,
+            } => {
+                let expr = b(expr);
+                ScalarExpr::Like {
+                    expr,
+                    pattern: b(pattern),
+                    negated,
+                }
+            }
+            ScalarExpr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => {
+                let expr = b(expr);
+                let low = b(low);
+                ScalarExpr::Between {
+                    expr,
+                    low,
+                    high: b(high),
+                    negated,
+                }
+            }
+            ScalarExpr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let expr = b(expr);
+                ScalarExpr::InList {
+                    expr,
+                    list: list.into_iter().map(&mut *f).collect(),
+                    negated,
+                }
+            }
+            ScalarExpr::IsNull { expr, negated } => ScalarExpr::IsNull {
+                expr: b(expr),
+                negated,
+            },
+            ScalarExpr::Case { whens, otherwise } => {
+                let whens = whens.into_iter().map(|(w, t)| (f(w), f(t))).collect();
+                ScalarExpr::Case {
+                    whens,
+                    otherwise: Box::new(f(*otherwise)),
+                }
+            }
+            ScalarExpr::Cast { expr, ty, try_cast } => ScalarExpr::Cast {
+                expr: b(expr),
+                ty,
+                try_cast,
+            },
+            ScalarExpr::Call { function, args } => ScalarExpr::Call {
+                function,
+                args: args.into_iter().map(&mut *f).collect(),
+            },
+        }
+    }
+}
+
 /// What an expression can see besides the row.
 #[derive(Clone, Copy, Debug)]
 pub struct EvalContext {
