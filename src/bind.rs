@@ -890,12 +890,6 @@ impl Binder<'_> {
         let (timestamp_by, over) = match &source.timestamp_by {
             Some(ts) => {
                 let expr = self.bind_expr(&ts.expr, &source_scope);
-                if !ts.over.is_empty() {
-                    self.errors.push(Diagnostic::unsupported(
-                        ts.span,
-                        "TIMESTAMP BY ... OVER (substreams)",
-                    ));
-                }
                 let over = ts
                     .over
                     .iter()

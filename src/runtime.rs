@@ -15,7 +15,7 @@
 //! time are written once the dataflow's frontier has passed that time,
 //! sorted, so the output is the same for any number of workers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -409,6 +409,8 @@ fn run_worker(
                 session,
                 reader,
                 watermark: Watermark::new(ordering),
+                substreams: HashMap::new(),
+                ordering,
             }),
             None => drop(session),
         }
@@ -434,6 +436,9 @@ struct Feed {
     session: InputSession<Time, Row, isize>,
     reader: SourceReader,
     watermark: Watermark,
+    /// With `TIMESTAMP BY ... OVER`: one watermark per substream key.
+    substreams: HashMap<Vec<Value>, Watermark>,
+    ordering: crate::config::EventOrdering,
 }
 
 /// Feeds up to [`BATCH`] events; false at end of input (the input closes).
@@ -504,7 +509,36 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> bool 
                 }
             }
         };
-        match feed.watermark.admit(event_time, arrival) {
+        let admission = if source.over.is_empty() {
+            feed.watermark.admit(event_time, arrival)
+        } else {
+            let ctx = EvalContext {
+                timestamp: event_time,
+            };
+            let key: Result<Vec<Value>, _> =
+                source.over.iter().map(|e| eval(e, &row, &ctx)).collect();
+            match key {
+                Ok(key) if !key.iter().any(Value::is_null) => {
+                    let ordering = feed.ordering;
+                    feed.substreams
+                        .entry(key)
+                        .or_insert_with(|| Watermark::new(ordering))
+                        .admit(event_time, arrival)
+                }
+                _ => {
+                    counters.bad.fetch_add(1, Ordering::Relaxed);
+                    let bad = BadEvent {
+                        position: format!("event {}", counters.events.load(Ordering::Relaxed)),
+                        reason: reasons::INVALID_TIMESTAMP_KEY,
+                        message: "the TIMESTAMP BY ... OVER key is NULL or fails".to_string(),
+                        raw: row.to_json().to_string(),
+                    };
+                    dead_letter_input(shared, &feed.reader.alias, &bad);
+                    continue;
+                }
+            }
+        };
+        match admission {
             Admission::Accepted(t) => feed.session.update_at(row, t.ticks(), 1),
             Admission::Adjusted(t) => {
                 counters.adjusted.fetch_add(1, Ordering::Relaxed);
@@ -515,8 +549,10 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> bool 
             }
         }
     }
+    // Substreams have a watermark each; a new key may still bring an early
+    // event, so the input's time only advances at the end of the input.
     let watermark = feed.watermark.current().ticks();
-    if watermark > *feed.session.time() {
+    if source.over.is_empty() && watermark > *feed.session.time() {
         feed.session.advance_to(watermark);
     }
     feed.session.flush();

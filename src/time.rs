@@ -54,7 +54,19 @@ impl Watermark {
     /// Applies the policies to an event with `event_time`; `arrival` is its
     /// arrival time when known (a broker timestamp, or a configured field),
     /// `None` for file inputs read at one instant.
+    ///
+    /// With arrival times, ASA's event-ordering rule applies (as its
+    /// event-ordering page tabulates): an event earlier than the latest
+    /// event time seen is out of order, and beyond the tolerance when it is
+    /// also earlier than arrival − tolerance; it is then adjusted to
+    /// arrival − tolerance (or dropped). Without arrival times the bound is
+    /// the latest event time − tolerance.
     pub fn admit(&mut self, event_time: DateTime, arrival: Option<DateTime>) -> Admission {
+        let action = self.policy.out_of_order_action;
+        let tolerance = self
+            .policy
+            .out_of_order_seconds
+            .saturating_mul(TICKS_PER_SECOND);
         let mut time = event_time;
         let mut adjusted = false;
         if let (Some(arrival), Some(late_seconds)) = (arrival, self.policy.late_arrival_seconds) {
@@ -64,7 +76,7 @@ impl Watermark {
                     .saturating_sub(late_seconds.saturating_mul(TICKS_PER_SECOND)),
             );
             if time < bound {
-                match self.policy.out_of_order_action {
+                match action {
                     OrderingAction::Adjust => {
                         time = bound;
                         adjusted = true;
@@ -73,8 +85,25 @@ impl Watermark {
                 }
             }
         }
+        let out_of_order = self.max_event.is_some_and(|max| time < max);
+        if out_of_order {
+            let bound = match arrival {
+                Some(arrival) => DateTime(arrival.0.saturating_sub(tolerance)),
+                None => self.current,
+            };
+            if time < bound {
+                match action {
+                    OrderingAction::Adjust => {
+                        time = bound;
+                        adjusted = true;
+                    }
+                    OrderingAction::Drop => return Admission::DroppedOutOfOrder,
+                }
+            }
+        }
+        // Never below what the dataflow has already closed.
         if time < self.current {
-            match self.policy.out_of_order_action {
+            match action {
                 OrderingAction::Adjust => {
                     time = self.current;
                     adjusted = true;
@@ -84,14 +113,16 @@ impl Watermark {
         }
         if self.max_event.is_none_or(|m| time > m) {
             self.max_event = Some(time);
-            let tolerance = self
-                .policy
-                .out_of_order_seconds
-                .saturating_mul(TICKS_PER_SECOND);
-            let candidate = DateTime(time.0.saturating_sub(tolerance));
-            if candidate > self.current {
-                self.current = candidate;
-            }
+        }
+        let max_event = self.max_event.unwrap_or(time);
+        let candidate = match arrival {
+            // Later events are either in order (>= the latest event time) or
+            // moved to at least their arrival − tolerance (>= this one's).
+            Some(arrival) => max_event.min(DateTime(arrival.0.saturating_sub(tolerance))),
+            None => DateTime(max_event.0.saturating_sub(tolerance)),
+        };
+        if candidate > self.current {
+            self.current = candidate;
         }
         if adjusted {
             Admission::Adjusted(time)
@@ -132,6 +163,26 @@ mod tests {
         assert_eq!(w.admit(secs(8), None), Admission::Accepted(secs(8)));
         assert_eq!(w.current(), secs(7));
         assert_eq!(w.admit(secs(6), None), Admission::DroppedOutOfOrder);
+    }
+
+    /// The event-ordering page's table (case eo-late-and-out-of-order-adjust):
+    /// late tolerance 15 s, out-of-order tolerance 8 s, adjust.
+    #[test]
+    fn documented_event_ordering_table() {
+        let mut w = Watermark::new(EventOrdering {
+            late_arrival_seconds: Some(15),
+            out_of_order_seconds: 8,
+            out_of_order_action: OrderingAction::Adjust,
+        });
+        let m = |s: i64| secs(600 + s);
+        // Event 1 is late (00 < 40 - 15): adjusted to arrival - 15 s.
+        assert_eq!(w.admit(m(0), Some(m(40))), Admission::Adjusted(m(25)));
+        assert_eq!(w.admit(m(30), Some(m(41))), Admission::Accepted(m(30)));
+        assert_eq!(w.admit(m(42), Some(m(42))), Admission::Accepted(m(42)));
+        // Event 4 is out of order but inside the tolerance: kept, reordered.
+        assert_eq!(w.admit(m(38), Some(m(43))), Admission::Accepted(m(38)));
+        // Event 5 is beyond it (35 < 45 - 8): adjusted to arrival - 8 s.
+        assert_eq!(w.admit(m(35), Some(m(45))), Admission::Adjusted(m(37)));
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub mod reasons {
     pub const SCHEMA_CONVERSION: &str = "InputDeserializerError.TypeConversionError";
     /// The `TIMESTAMP BY` value is not a datetime.
     pub const INVALID_TIMESTAMP: &str = "InvalidInputTimeStamp";
+    /// The `TIMESTAMP BY ... OVER` key is NULL.
+    pub const INVALID_TIMESTAMP_KEY: &str = "InvalidInputTimeStampKey";
     /// An expression failed on the event (e.g. a CAST).
     pub const TYPE_CONVERSION: &str = "TypeConversionError";
     /// Dropped by the out-of-order policy.
