@@ -505,8 +505,6 @@ impl Binder<'_> {
                 max_duration,
                 partition_by,
             } => {
-                self.errors
-                    .push(Diagnostic::unsupported(window.span, "SessionWindow"));
                 let timeout_ticks = self.window_length(timeout, "session timeout");
                 let max_ticks = self.window_length(max_duration, "maximum session duration");
                 if max_ticks < timeout_ticks {

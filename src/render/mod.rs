@@ -14,6 +14,8 @@
 //!
 //! This module is the only one that imports timely and differential.
 
+mod session;
+
 use std::collections::HashMap;
 
 use differential_dataflow::collection::{AsCollection, VecCollection};
@@ -184,7 +186,17 @@ impl<'scope> Renderer<'_, 'scope> {
     ) -> Rows<'scope> {
         let layout = AggregateLayout::new(aggregates);
         let members = window_members(window);
-        let keys = keys.to_vec();
+        // Session partition keys ride along as extra key values.
+        let partition_by: Vec<ScalarExpr> = members
+            .iter()
+            .find_map(|(_, w)| match w {
+                WindowPlan::Session { partition_by, .. } => Some(partition_by.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let partition_len = partition_by.len();
+        let mut keys = keys.to_vec();
+        keys.extend(partition_by);
         let eval_aggregates = aggregates.to_vec();
         let evaluated = self.fallible(rows, name.clone(), move |row, ctx| {
             let mut key_values = Vec::with_capacity(keys.len());
@@ -204,28 +216,45 @@ impl<'scope> Renderer<'_, 'scope> {
             Ok(Some((key_values, slots)))
         });
         let placement_members = members.clone();
-        let placed = evaluated
-            .inner
-            .flat_map(
-                move |((key_values, slots), time, diff): (
-                    (Vec<Value>, Vec<Value>),
-                    Time,
-                    isize,
-                )| {
-                    let mut out = Vec::new();
-                    for (member, (_, window)) in placement_members.iter().enumerate() {
-                        place(window, time, |end, at, sign| {
-                            out.push((
-                                ((key_values.clone(), end, member as u32), slots.clone()),
-                                at,
-                                diff * sign,
-                            ));
-                        });
-                    }
-                    out
-                },
-            )
-            .as_collection();
+        let scope = evaluated.inner.scope();
+        let placed = evaluated.inner.clone().flat_map(
+            move |((key_values, slots), time, diff): ((Vec<Value>, Vec<Value>), Time, isize)| {
+                let mut out = Vec::new();
+                for (member, (_, window)) in placement_members.iter().enumerate() {
+                    place(window, time, |end, at, sign| {
+                        out.push((
+                            ((key_values.clone(), end, member as u32), slots.clone()),
+                            at,
+                            diff * sign,
+                        ));
+                    });
+                }
+                out
+            },
+        );
+        let mut streams = vec![placed];
+        for (member, (_, window)) in members.iter().enumerate() {
+            if let WindowPlan::Session {
+                timeout,
+                max_duration,
+                ..
+            } = window
+            {
+                let spec = session::SessionSpec {
+                    timeout: *timeout,
+                    max_duration: *max_duration,
+                    partition_len,
+                    member: member as u32,
+                };
+                streams.push(session::assign_sessions(evaluated.inner.clone(), spec));
+            }
+        }
+        let placed = if streams.len() == 1 {
+            streams.remove(0)
+        } else {
+            scope.concatenate(streams)
+        }
+        .as_collection();
         let reduce_layout = layout.clone();
         let reduced = placed.reduce_named(
             &name,
