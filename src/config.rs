@@ -26,6 +26,7 @@
 //! [[outputs]]
 //! alias = "Alerts"
 //! path = "alerts.jsonl"          # "-" is standard output
+//! emit = "final"                 # or "changes": a changelog with a diff field
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -117,6 +118,9 @@ pub struct RawOutput {
     /// Also write each row's `System.Timestamp()` into this column.
     #[serde(default)]
     pub timestamp_field: Option<String>,
+    /// "final" (default, as ASA) or "changes" (a changelog with a `diff` field).
+    #[serde(default)]
+    pub emit: Option<String>,
 }
 
 /// A validated job.
@@ -255,6 +259,8 @@ pub struct OutputConfig {
     pub endpoint: Endpoint,
     /// Column that receives each row's event time, if any.
     pub timestamp_field: Option<String>,
+    /// Final results or a changelog.
+    pub emit: crate::plan::EmitMode,
 }
 
 /// Why a job could not be loaded.
@@ -446,10 +452,22 @@ impl JobConfig {
                     );
                 }
             }
+            let emit = match output.emit.as_deref() {
+                None | Some("final") => crate::plan::EmitMode::Final,
+                Some("changes") => crate::plan::EmitMode::Changes,
+                Some(other) => {
+                    errors.push(
+                        Diagnostic::error(codes::JOB, locate(other), format!("unknown emit mode \"{other}\""))
+                            .with_help("Use \"final\" (one row per window, as ASA) or \"changes\" (a changelog)."),
+                    );
+                    continue;
+                }
+            };
             outputs.push(OutputConfig {
                 alias: output.alias,
                 endpoint,
                 timestamp_field: output.timestamp_field,
+                emit,
             });
         }
         if errors.is_empty() {
@@ -512,6 +530,7 @@ impl JobConfig {
                 alias: alias.to_string(),
                 endpoint,
                 timestamp_field: None,
+                emit: crate::plan::EmitMode::Final,
             });
         }
         Ok(job)

@@ -322,6 +322,7 @@ fn run_in(
             alias: alias.clone(),
             endpoint: Endpoint::File(scratch.join(format!("{alias}.jsonl"))),
             timestamp_field: Some(TIME_FIELD.to_string()),
+            emit: crate::plan::EmitMode::Final,
         })
         .collect();
     let job = JobConfig {

@@ -121,6 +121,17 @@ pub enum Rel {
     },
 }
 
+/// How an output is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum EmitMode {
+    /// As ASA: each window's result once, when the watermark passes its end.
+    #[default]
+    Final,
+    /// A changelog: results as soon as the watermark passes each event,
+    /// corrections as retraction/insertion pairs with a `diff` field.
+    Changes,
+}
+
 /// A window of ASA-SEMANTICS.md §2, with lengths in 100 ns ticks.
 #[derive(Clone, Debug)]
 pub enum WindowPlan {
@@ -175,6 +186,10 @@ pub fn key_column(i: usize) -> Name {
 pub fn aggregate_column(j: usize) -> Name {
     Name::from(format!("__agg{j}"))
 }
+
+/// In a changelog, the column holding a window result's end, which is its
+/// `System.Timestamp()` although the row appears earlier.
+pub const WINDOW_END_COLUMN: &str = "__window_end";
 
 /// The column holding `System.Window().Id` in an aggregate's output.
 pub const WINDOW_ID_COLUMN: &str = "__window_id";

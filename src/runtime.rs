@@ -26,10 +26,10 @@ use timely::dataflow::channels::pact::{Exchange, Pipeline};
 use timely::dataflow::operators::Operator;
 
 use crate::config::{CompatLevel, Endpoint, ErrorPolicy, InputConfig, JobConfig};
-use crate::connectors::file::{EventReader, JsonLinesWriter, ReadOptions};
-use crate::connectors::{reasons, BadEvent};
+use crate::connectors::file::{JsonLinesWriter, ReadOptions};
+use crate::connectors::{reasons, BadEvent, EventSource, Next};
 use crate::expr::eval::{eval, EvalContext};
-use crate::plan::{Plan, SourcePlan};
+use crate::plan::{EmitMode, Plan, SourcePlan};
 use crate::render::{render, Failure, Time};
 use crate::time::{Admission, Watermark};
 use crate::types::{DateTime, Row, Value};
@@ -113,6 +113,7 @@ struct Shared {
     query_text: String,
     compat: CompatLevel,
     time_fields: Vec<Option<crate::types::Name>>,
+    modes: Vec<EmitMode>,
     on_error: ErrorPolicy,
     readers: Mutex<Vec<Option<SourceReader>>>,
     source_counters: Vec<SourceCounters>,
@@ -128,7 +129,7 @@ struct Shared {
 
 struct SourceReader {
     alias: String,
-    reader: EventReader,
+    reader: EventSource,
     arrival_time_field: Option<String>,
 }
 
@@ -145,7 +146,7 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
     let mut readers = Vec::with_capacity(plan.sources.len());
     for source in &plan.sources {
         let input = find_input(job, source)?;
-        let reader = EventReader::open(&input.endpoint, input.format, read_options).map_err(
+        let reader = EventSource::open(&input.endpoint, input.format, read_options).map_err(
             |source_error| RunError::Io {
                 context: format!("input \"{}\"", input.alias),
                 source: source_error,
@@ -189,6 +190,18 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
         }
     }
     let time_fields = shared_time_fields(job, &plan);
+    let modes: Vec<EmitMode> = plan
+        .outputs
+        .iter()
+        .map(|output| {
+            job.outputs
+                .iter()
+                .find(|o| o.alias.eq_ignore_ascii_case(&output.name))
+                .map(|o| o.emit)
+                .unwrap_or_default()
+        })
+        .collect();
+
     let dead_letters = match &job.errors {
         Endpoint::Std => JsonLinesWriter::from_writer(Box::new(io::stderr())),
         endpoint => JsonLinesWriter::create(endpoint).map_err(|e| RunError::Io {
@@ -208,6 +221,7 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
         query_text: job.query.clone(),
         compat: job.compat,
         time_fields,
+        modes,
         on_error: job.on_error,
         readers: Mutex::new(readers),
         writers,
@@ -353,7 +367,13 @@ fn run_worker(
             sessions.push(session);
             collections.push(collection);
         }
-        let rendered = render(scope, &shared.plan, &shared.query_text, collections);
+        let rendered = render(
+            scope,
+            &shared.plan,
+            &shared.query_text,
+            collections,
+            &shared.modes,
+        );
         for (output_index, rows) in rendered.outputs.into_iter().enumerate() {
             let sink_shared = Arc::clone(shared);
             let name = format!("Sink({})", shared.plan.outputs[output_index].name);
@@ -367,13 +387,18 @@ fn run_worker(
                             pending.entry(time).or_default().push((row, diff));
                         }
                     });
+                    let mut wrote = false;
                     while let Some(entry) = pending.first_entry() {
                         if frontier.less_equal(entry.key()) {
                             break;
                         }
                         let time = *entry.key();
                         let rows = entry.remove();
-                        write_final(&sink_shared, output_index, time, rows);
+                        write_time(&sink_shared, output_index, time, rows);
+                        wrote = true;
+                    }
+                    if wrote {
+                        flush_output(&sink_shared, output_index);
                     }
                 },
             );
@@ -417,8 +442,20 @@ fn run_worker(
     }
 
     while !feeds.is_empty() && !shared.stop.load(Ordering::Relaxed) {
-        feeds.retain_mut(|feed| feed_batch(feed, shared, arrival));
-        worker.step();
+        let mut fed = 0;
+        feeds.retain_mut(|feed| match feed_batch(feed, shared, arrival) {
+            Fed::Events(n) => {
+                fed += n;
+                true
+            }
+            Fed::End => false,
+        });
+        if fed == 0 {
+            // Every live input is quiet: let the dataflow work, then wait a little.
+            worker.step_or_park(Some(Duration::from_millis(2)));
+        } else {
+            worker.step();
+        }
     }
     // Drain: step until every dataflow has finished (or the job stops).
     loop {
@@ -441,19 +478,30 @@ struct Feed {
     ordering: crate::config::EventOrdering,
 }
 
-/// Feeds up to [`BATCH`] events; false at end of input (the input closes).
-fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> bool {
+/// What one call of [`feed_batch`] did.
+enum Fed {
+    /// Read this many events (0: the input is quiet for now).
+    Events(usize),
+    /// The input has ended; its session is dropped, which closes it.
+    End,
+}
+
+/// Feeds up to [`BATCH`] events, then advances the input to its watermark.
+fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
     let source: &SourcePlan = &shared.plan.sources[feed.source_index];
     let counters = &shared.source_counters[feed.source_index];
+    let mut read = 0;
     for _ in 0..BATCH {
-        let item = match feed.reader.reader.next_event() {
-            Ok(Some(item)) => item,
-            Ok(None) => return false,
+        let item = match feed.reader.reader.poll() {
+            Ok(Next::Event(item)) => item,
+            Ok(Next::Pending) => break,
+            Ok(Next::End) => return Fed::End,
             Err(e) => {
                 record_io_error(shared, &feed.reader.alias, e);
-                return false;
+                return Fed::End;
             }
         };
+        read += 1;
         counters.events.fetch_add(1, Ordering::Relaxed);
         let row = match item.and_then(|row| apply_schema(row, &source.schema, shared.compat)) {
             Ok(row) => row,
@@ -556,7 +604,7 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> bool 
         feed.session.advance_to(watermark);
     }
     feed.session.flush();
-    true
+    Fed::Events(read)
 }
 
 /// Casts the columns a `CREATE TABLE` declares; NaN floats are filtered at
@@ -592,7 +640,21 @@ fn as_datetime(value: &Value) -> Option<DateTime> {
     }
 }
 
-fn write_final(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(Row, isize)>) {
+/// Flushes an output after a sink activation wrote to it, so live readers
+/// see results as soon as they are final.
+fn flush_output(shared: &Shared, output_index: usize) {
+    if let Some(Ok(mut writer)) = shared.writers.get(output_index).map(|w| w.lock()) {
+        if let Err(e) = flush_quietly(&mut writer) {
+            let name = shared.plan.outputs[output_index].name.clone();
+            drop(writer);
+            record_io_error(shared, &format!("output \"{name}\""), e);
+        }
+    }
+}
+
+/// Writes the rows of one time. Final mode writes each row `diff` times;
+/// changes mode writes retractions, then insertions, with a `diff` field.
+fn write_time(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(Row, isize)>) {
     rows.sort();
     let mut consolidated: Vec<(Row, isize)> = Vec::with_capacity(rows.len());
     for (row, diff) in rows {
@@ -609,11 +671,22 @@ fn write_final(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(
     };
     let mut written = 0u64;
     let time_field = shared.time_fields.get(output_index).cloned().flatten();
+    let changes = shared.modes.get(output_index) == Some(&EmitMode::Changes);
+    if changes {
+        consolidated.retain(|(_, d)| *d != 0);
+        consolidated.sort_by_key(|(_, d)| *d > 0);
+    }
     for (mut row, diff) in consolidated {
         if let Some(field) = &time_field {
             row.set(field.clone(), Value::DateTime(DateTime(time)));
         }
-        for _ in 0..diff.max(0) {
+        let copies = if changes {
+            row.set(crate::types::Name::from("diff"), Value::Bigint(diff as i64));
+            1
+        } else {
+            diff.max(0)
+        };
+        for _ in 0..copies {
             if let Err(e) = writer.write_row(&row) {
                 if e.kind() == io::ErrorKind::BrokenPipe {
                     shared.stop.store(true, Ordering::SeqCst);

@@ -168,6 +168,7 @@ fn run_eddy(
     window: &Window,
     tolerance: i64,
     workers: usize,
+    emit: &str,
 ) -> Vec<Out> {
     let mut input = String::new();
     for e in events {
@@ -192,7 +193,7 @@ fn run_eddy(
         dir.join("job.toml"),
         format!(
             "query = \"q.asaql\"\nerrors = \"errors.jsonl\"\n[event_ordering]\nout_of_order_seconds = {tolerance}\n\
-             [[inputs]]\nalias = \"Events\"\npath = \"in.jsonl\"\n[[outputs]]\nalias = \"Out\"\npath = \"out.jsonl\"\n"
+             [[inputs]]\nalias = \"Events\"\npath = \"in.jsonl\"\n[[outputs]]\nalias = \"Out\"\npath = \"out.jsonl\"\nemit = \"{emit}\"\n"
         ),
     )
     .expect("write job");
@@ -207,22 +208,29 @@ fn run_eddy(
         String::from_utf8_lossy(&status.stderr)
     );
     let text = std::fs::read_to_string(dir.join("out.jsonl")).expect("output");
-    let mut rows: Vec<Out> = text
-        .lines()
-        .map(|l| {
-            let r: serde_json::Value = serde_json::from_str(l).expect("json");
-            let t = r["t"].as_str().expect("t");
-            (
-                r["k"].as_i64().expect("k"),
-                seconds_of(t) - BASE,
-                r["c"].as_i64().expect("c"),
-                r["s"].as_i64().expect("s"),
-                r["mn"].as_i64().expect("mn"),
-                r["mx"].as_i64().expect("mx"),
-            )
-        })
-        .collect();
-    rows.sort();
+    // A changelog consolidates to the final rows: add up each row's diffs.
+    let mut net: BTreeMap<Out, i64> = BTreeMap::new();
+    for line in text.lines() {
+        let r: serde_json::Value = serde_json::from_str(line).expect("json");
+        let t = r["t"].as_str().expect("t");
+        let row = (
+            r["k"].as_i64().expect("k"),
+            seconds_of(t) - BASE,
+            r["c"].as_i64().expect("c"),
+            r["s"].as_i64().expect("s"),
+            r["mn"].as_i64().expect("mn"),
+            r["mx"].as_i64().expect("mx"),
+        );
+        *net.entry(row).or_default() += r["diff"].as_i64().unwrap_or(1);
+    }
+    let mut rows = Vec::new();
+    for (row, n) in net {
+        assert!(
+            n >= 0,
+            "a changelog never retracts more than it inserted: {row:?}"
+        );
+        rows.extend(std::iter::repeat_n(row, n as usize));
+    }
     rows
 }
 
@@ -314,9 +322,9 @@ proptest! {
             .map(|(k, end, c, s, mn, mx)| (k, end - BASE, c, s, mn, mx))
             .collect();
         expected.sort();
-        for workers in [1, 4] {
-            let actual = run_eddy(dir.path(), &events, &window, tolerance, workers);
-            prop_assert_eq!(&actual, &expected, "window {:?}, tolerance {}, -w {}", window, tolerance, workers);
+        for (workers, emit) in [(1, "final"), (4, "final"), (2, "changes")] {
+            let actual = run_eddy(dir.path(), &events, &window, tolerance, workers, emit);
+            prop_assert_eq!(&actual, &expected, "window {:?}, tolerance {}, -w {}, emit {}", window, tolerance, workers, emit);
         }
     }
 }

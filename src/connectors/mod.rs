@@ -59,3 +59,82 @@ pub(crate) fn truncate_raw(text: &str) -> String {
         s
     }
 }
+
+/// What polling a source gives.
+pub enum Next {
+    /// An event (or a bad one).
+    Event(Decoded),
+    /// Nothing right now; poll again later (a live stream).
+    Pending,
+    /// The input has ended.
+    End,
+}
+
+/// A source of events: a file read in place, or a live stream (standard
+/// input) read by a thread of its own so the dataflow keeps running while
+/// the stream is quiet.
+pub enum EventSource {
+    /// Read on the worker's thread.
+    Direct(file::EventReader),
+    /// Read by a background thread.
+    Background(std::sync::mpsc::Receiver<std::io::Result<Decoded>>),
+}
+
+impl EventSource {
+    /// Opens an input; standard input is read in the background.
+    pub fn open(
+        endpoint: &crate::config::Endpoint,
+        format: crate::config::Format,
+        options: file::ReadOptions,
+    ) -> std::io::Result<Self> {
+        match endpoint {
+            crate::config::Endpoint::File(_) => Ok(EventSource::Direct(file::EventReader::open(
+                endpoint, format, options,
+            )?)),
+            crate::config::Endpoint::Std => {
+                let (tx, rx) = std::sync::mpsc::sync_channel(8192);
+                let endpoint = endpoint.clone();
+                std::thread::spawn(move || {
+                    let mut reader = match file::EventReader::open(&endpoint, format, options) {
+                        Ok(reader) => reader,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    loop {
+                        match reader.next_event() {
+                            Ok(Some(item)) => {
+                                if tx.send(Ok(item)).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(None) => return,
+                            Err(e) => {
+                                let _ = tx.send(Err(e));
+                                return;
+                            }
+                        }
+                    }
+                });
+                Ok(EventSource::Background(rx))
+            }
+        }
+    }
+
+    /// The next event, if one is available now.
+    pub fn poll(&mut self) -> std::io::Result<Next> {
+        match self {
+            EventSource::Direct(reader) => Ok(match reader.next_event()? {
+                Some(item) => Next::Event(item),
+                None => Next::End,
+            }),
+            EventSource::Background(rx) => match rx.try_recv() {
+                Ok(Ok(item)) => Ok(Next::Event(item)),
+                Ok(Err(e)) => Err(e),
+                Err(std::sync::mpsc::TryRecvError::Empty) => Ok(Next::Pending),
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => Ok(Next::End),
+            },
+        }
+    }
+}

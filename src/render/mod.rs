@@ -30,8 +30,8 @@ use crate::expr::eval::ScalarExpr;
 use crate::expr::eval::{eval, EvalContext};
 use crate::expr::{ops, EvalError};
 use crate::plan::{
-    aggregate_column, key_column, AggregatePlan, Plan, ProjectItem, Rel, WindowPlan,
-    WINDOW_ID_COLUMN,
+    aggregate_column, key_column, AggregatePlan, EmitMode, Plan, ProjectItem, Rel, WindowPlan,
+    WINDOW_END_COLUMN, WINDOW_ID_COLUMN,
 };
 use crate::types::Name;
 use crate::types::{DateTime, Record, Row, Value};
@@ -72,6 +72,7 @@ pub fn render<'scope>(
     plan: &Plan,
     query_text: &str,
     sources: Vec<Rows<'scope>>,
+    modes: &[EmitMode],
 ) -> Rendered<'scope> {
     let mut renderer = Renderer {
         plan,
@@ -83,7 +84,11 @@ pub fn render<'scope>(
     let outputs = plan
         .outputs
         .iter()
-        .map(|output| renderer.render_rel(&output.rel))
+        .enumerate()
+        .map(|(i, output)| {
+            let mode = modes.get(i).copied().unwrap_or(EmitMode::Final);
+            renderer.render_rel(&output.rel, mode)
+        })
         .collect();
     let failures = scope.concatenate(renderer.failures);
     Rendered { outputs, failures }
@@ -104,12 +109,12 @@ struct Renderer<'a, 'scope> {
     plan: &'a Plan,
     text: &'a str,
     sources: Vec<Rows<'scope>>,
-    steps: HashMap<usize, Rows<'scope>>,
+    steps: HashMap<(usize, EmitMode), Rows<'scope>>,
     failures: Vec<Failures<'scope>>,
 }
 
 impl<'scope> Renderer<'_, 'scope> {
-    fn render_rel(&mut self, rel: &Rel) -> Rows<'scope> {
+    fn render_rel(&mut self, rel: &Rel, mode: EmitMode) -> Rows<'scope> {
         match rel {
             Rel::Source(id) => self
                 .sources
@@ -117,7 +122,7 @@ impl<'scope> Renderer<'_, 'scope> {
                 .cloned()
                 .expect("invariant: the binder only creates sources that exist"),
             Rel::Step(id) => {
-                if let Some(rows) = self.steps.get(id) {
+                if let Some(rows) = self.steps.get(&(*id, mode)) {
                     return rows.clone();
                 }
                 let step = self
@@ -125,14 +130,14 @@ impl<'scope> Renderer<'_, 'scope> {
                     .steps
                     .get(*id)
                     .expect("invariant: the binder only references steps that exist");
-                let rows = self.render_rel(&step.rel);
-                self.steps.insert(*id, rows.clone());
+                let rows = self.render_rel(&step.rel, mode);
+                self.steps.insert((*id, mode), rows.clone());
                 rows
             }
             Rel::Filter {
                 input, predicate, ..
             } => {
-                let rows = self.render_rel(input);
+                let rows = self.render_rel(input, mode);
                 let predicate = predicate.clone();
                 let name = rel.operator_name(self.plan, self.text);
                 self.fallible(rows, name, move |row, ctx| {
@@ -141,7 +146,7 @@ impl<'scope> Renderer<'_, 'scope> {
                 })
             }
             Rel::Project { input, items, .. } => {
-                let rows = self.render_rel(input);
+                let rows = self.render_rel(input, mode);
                 let items = items.clone();
                 let name = rel.operator_name(self.plan, self.text);
                 self.fallible(rows, name, move |row, ctx| {
@@ -155,12 +160,12 @@ impl<'scope> Renderer<'_, 'scope> {
                 aggregates,
                 ..
             } => {
-                let rows = self.render_rel(input);
+                let rows = self.render_rel(input, mode);
                 let name = rel.operator_name(self.plan, self.text);
-                self.render_aggregate(rows, name, window, keys, aggregates)
+                self.render_aggregate(rows, name, window, keys, aggregates, mode)
             }
             Rel::Union { inputs, .. } => {
-                let mut rendered = inputs.iter().map(|r| self.render_rel(r));
+                let mut rendered = inputs.iter().map(|r| self.render_rel(r, mode));
                 let first = rendered
                     .next()
                     .expect("invariant: a union has at least one input");
@@ -183,6 +188,7 @@ impl<'scope> Renderer<'_, 'scope> {
         window: &WindowPlan,
         keys: &[ScalarExpr],
         aggregates: &[AggregatePlan],
+        mode: EmitMode,
     ) -> Rows<'scope> {
         let layout = AggregateLayout::new(aggregates);
         let members = window_members(window);
@@ -221,7 +227,7 @@ impl<'scope> Renderer<'_, 'scope> {
             move |((key_values, slots), time, diff): ((Vec<Value>, Vec<Value>), Time, isize)| {
                 let mut out = Vec::new();
                 for (member, (_, window)) in placement_members.iter().enumerate() {
-                    place(window, time, |end, at, sign| {
+                    place(window, time, mode, |end, at, sign| {
                         out.push((
                             ((key_values.clone(), end, member as u32), slots.clone()),
                             at,
@@ -269,11 +275,27 @@ impl<'scope> Renderer<'_, 'scope> {
             .map(|(id, _)| id.clone().map_or(Value::Null, Value::String))
             .collect();
         let with_id = matches!(window, WindowPlan::Multiple(_));
+        // Final: a window's result is the reduction's insertion at its end.
+        // Changes: every update up to the end (insertions and corrections);
+        // the expiry one tick after the end is never output. A sliding
+        // window's results are insertions at its change points in both modes.
+        let sliding: Vec<bool> = members
+            .iter()
+            .map(|(_, w)| matches!(w, WindowPlan::Sliding { .. }))
+            .collect();
+        let sliding_for_rows = sliding.clone();
         let (ok, err) = reduced
             .inner
-            .filter(|(_, _, diff)| *diff > 0)
+            .filter(move |(((_, end, member), _), time, diff)| {
+                let is_sliding = sliding.get(*member as usize).copied().unwrap_or(false);
+                match mode {
+                    EmitMode::Final => *diff > 0,
+                    EmitMode::Changes if is_sliding => *diff > 0,
+                    EmitMode::Changes => time <= end,
+                }
+            })
             .ok_err::<Vec<_>, _, Vec<_>, _, _>(
-                move |(((key_values, _end, member), result), time, diff)| match result {
+                move |(((key_values, end, member), result), time, diff)| match result {
                     Ok(values) => {
                         let mut row = Record::with_capacity(key_values.len() + values.len() + 1);
                         for (i, v) in key_values.into_iter().enumerate() {
@@ -285,6 +307,18 @@ impl<'scope> Renderer<'_, 'scope> {
                         if with_id {
                             let id = ids.get(member as usize).cloned().unwrap_or(Value::Null);
                             row.push_unchecked(Name::from(WINDOW_ID_COLUMN), id);
+                        }
+                        // In a changelog a window's rows appear before its
+                        // end; System.Timestamp() still means the end.
+                        let is_sliding = sliding_for_rows
+                            .get(member as usize)
+                            .copied()
+                            .unwrap_or(false);
+                        if mode == EmitMode::Changes && !is_sliding {
+                            row.push_unchecked(
+                                Name::from(WINDOW_END_COLUMN),
+                                Value::DateTime(DateTime(end)),
+                            );
                         }
                         Ok((row, time, diff))
                     }
@@ -325,9 +359,13 @@ impl<'scope> Renderer<'_, 'scope> {
         let (ok, err) = rows
             .inner
             .ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(row, time, diff)| {
-                let ctx = EvalContext {
-                    timestamp: DateTime(time),
+                let timestamp = match row.fields().last() {
+                    Some((name, Value::DateTime(end))) if name.as_ref() == WINDOW_END_COLUMN => {
+                        *end
+                    }
+                    _ => DateTime(time),
                 };
+                let ctx = EvalContext { timestamp };
                 let original = row.clone();
                 match logic(row, &ctx) {
                     Ok(kept) => Ok((kept, time, diff)),
@@ -364,12 +402,23 @@ fn window_members(window: &WindowPlan) -> Vec<(Option<String>, WindowPlan)> {
 ///
 /// # Contract
 /// Every emitted time is `>= time`, as timely requires.
-pub fn place(window: &WindowPlan, time: Time, mut emit: impl FnMut(Time, Time, isize)) {
+pub fn place(
+    window: &WindowPlan,
+    time: Time,
+    mode: EmitMode,
+    mut emit: impl FnMut(Time, Time, isize),
+) {
+    // Final results need a window's content only at its end; a changelog
+    // needs it from each event's own time on.
+    let enter = |end: Time| match mode {
+        EmitMode::Final => end,
+        EmitMode::Changes => time,
+    };
     match window {
         WindowPlan::Hopping { size, hop, offset } => {
             let mut end = first_end_at_or_after(time, *hop, *offset);
             while end < time.saturating_add(*size) {
-                emit(end, end, 1);
+                emit(end, enter(end), 1);
                 emit(end, end.saturating_add(1), -1);
                 match end.checked_add(*hop) {
                     Some(next) => end = next,
@@ -378,7 +427,7 @@ pub fn place(window: &WindowPlan, time: Time, mut emit: impl FnMut(Time, Time, i
             }
         }
         WindowPlan::Snapshot => {
-            emit(time, time, 1);
+            emit(time, enter(time), 1);
             emit(time, time.saturating_add(1), -1);
         }
         WindowPlan::Sliding { size } => {
@@ -445,85 +494,6 @@ impl AggregateLayout {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const S: i64 = 10_000_000;
-
-    fn placements(window: &WindowPlan, time: Time) -> Vec<(Time, Time, isize)> {
-        let mut out = Vec::new();
-        place(window, time, |end, at, sign| out.push((end, at, sign)));
-        out
-    }
-
-    #[test]
-    fn tumbling_windows_are_start_exclusive_end_inclusive() {
-        // §2: a 5 s tumbling window covers (12:00:00, 12:00:05].
-        let w = WindowPlan::Hopping {
-            size: 5 * S,
-            hop: 5 * S,
-            offset: 0,
-        };
-        assert_eq!(
-            placements(&w, 5 * S),
-            vec![(5 * S, 5 * S, 1), (5 * S, 5 * S + 1, -1)]
-        );
-        assert_eq!(placements(&w, 5 * S + 1)[0].0, 10 * S);
-        assert_eq!(placements(&w, 1)[0].0, 5 * S);
-        assert_eq!(placements(&w, -1)[0].0, 0);
-    }
-
-    #[test]
-    fn tumbling_offset_shifts_the_grid() {
-        // §2: Offset(millisecond, -1) makes buckets start-inclusive.
-        let ms = 10_000;
-        let w = WindowPlan::Hopping {
-            size: 5 * S,
-            hop: 5 * S,
-            offset: -ms,
-        };
-        assert_eq!(placements(&w, 5 * S)[0].0, 10 * S - ms);
-        assert_eq!(placements(&w, 5 * S - ms)[0].0, 5 * S - ms);
-    }
-
-    #[test]
-    fn hopping_windows_hold_an_event_in_size_over_hop_windows() {
-        // §2: HoppingWindow(second, 10, 5): ends on the 5 s grid, (end - 10 s, end].
-        let w = WindowPlan::Hopping {
-            size: 10 * S,
-            hop: 5 * S,
-            offset: 0,
-        };
-        let ends: Vec<Time> = placements(&w, 7 * S)
-            .iter()
-            .filter(|p| p.2 > 0)
-            .map(|p| p.0)
-            .collect();
-        assert_eq!(ends, vec![10 * S, 15 * S]);
-        let ends: Vec<Time> = placements(&w, 10 * S)
-            .iter()
-            .filter(|p| p.2 > 0)
-            .map(|p| p.0)
-            .collect();
-        assert_eq!(ends, vec![10 * S, 15 * S]);
-    }
-
-    #[test]
-    fn sliding_windows_hold_an_event_from_entry_until_exit() {
-        // §2: (t - size, t]; the event leaves at t + size.
-        let w = WindowPlan::Sliding { size: 10 * S };
-        assert_eq!(placements(&w, 3 * S), vec![(0, 3 * S, 1), (0, 13 * S, -1)]);
-    }
-
-    #[test]
-    fn snapshot_windows_group_identical_times() {
-        assert_eq!(
-            placements(&WindowPlan::Snapshot, 7),
-            vec![(7, 7, 1), (7, 8, -1)]
-        );
-    }
-}
 
 /// Computes a SELECT list over one row. Columns are added left to right
 /// and the first column of a name wins: a `*` expansion skips names already
@@ -614,5 +584,87 @@ fn explain_rel(rel: &Rel, plan: &Plan, text: &str, depth: usize, out: &mut Strin
                 explain_rel(input, plan, text, depth + 1, out);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 10_000_000;
+
+    fn placements(window: &WindowPlan, time: Time) -> Vec<(Time, Time, isize)> {
+        let mut out = Vec::new();
+        place(window, time, EmitMode::Final, |end, at, sign| {
+            out.push((end, at, sign))
+        });
+        out
+    }
+
+    #[test]
+    fn tumbling_windows_are_start_exclusive_end_inclusive() {
+        // §2: a 5 s tumbling window covers (12:00:00, 12:00:05].
+        let w = WindowPlan::Hopping {
+            size: 5 * S,
+            hop: 5 * S,
+            offset: 0,
+        };
+        assert_eq!(
+            placements(&w, 5 * S),
+            vec![(5 * S, 5 * S, 1), (5 * S, 5 * S + 1, -1)]
+        );
+        assert_eq!(placements(&w, 5 * S + 1)[0].0, 10 * S);
+        assert_eq!(placements(&w, 1)[0].0, 5 * S);
+        assert_eq!(placements(&w, -1)[0].0, 0);
+    }
+
+    #[test]
+    fn tumbling_offset_shifts_the_grid() {
+        // §2: Offset(millisecond, -1) makes buckets start-inclusive.
+        let ms = 10_000;
+        let w = WindowPlan::Hopping {
+            size: 5 * S,
+            hop: 5 * S,
+            offset: -ms,
+        };
+        assert_eq!(placements(&w, 5 * S)[0].0, 10 * S - ms);
+        assert_eq!(placements(&w, 5 * S - ms)[0].0, 5 * S - ms);
+    }
+
+    #[test]
+    fn hopping_windows_hold_an_event_in_size_over_hop_windows() {
+        // §2: HoppingWindow(second, 10, 5): ends on the 5 s grid, (end - 10 s, end].
+        let w = WindowPlan::Hopping {
+            size: 10 * S,
+            hop: 5 * S,
+            offset: 0,
+        };
+        let ends: Vec<Time> = placements(&w, 7 * S)
+            .iter()
+            .filter(|p| p.2 > 0)
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(ends, vec![10 * S, 15 * S]);
+        let ends: Vec<Time> = placements(&w, 10 * S)
+            .iter()
+            .filter(|p| p.2 > 0)
+            .map(|p| p.0)
+            .collect();
+        assert_eq!(ends, vec![10 * S, 15 * S]);
+    }
+
+    #[test]
+    fn sliding_windows_hold_an_event_from_entry_until_exit() {
+        // §2: (t - size, t]; the event leaves at t + size.
+        let w = WindowPlan::Sliding { size: 10 * S };
+        assert_eq!(placements(&w, 3 * S), vec![(0, 3 * S, 1), (0, 13 * S, -1)]);
+    }
+
+    #[test]
+    fn snapshot_windows_group_identical_times() {
+        assert_eq!(
+            placements(&WindowPlan::Snapshot, 7),
+            vec![(7, 7, 1), (7, 8, -1)]
+        );
     }
 }
