@@ -98,6 +98,21 @@ pub struct RawInput {
     /// A field holding each event's arrival time (otherwise: when the file is read).
     #[serde(default)]
     pub arrival_time_field: Option<String>,
+    /// `kind = "generate"`: how many events.
+    #[serde(default)]
+    pub events: Option<u64>,
+    /// `kind = "generate"`: how many keys.
+    #[serde(default)]
+    pub keys: Option<u64>,
+    /// `kind = "generate"`: events per second of event time.
+    #[serde(default)]
+    pub rate: Option<u64>,
+    /// `kind = "generate"`: largest backwards jitter of event times, ms.
+    #[serde(default)]
+    pub disorder_ms: Option<u64>,
+    /// `kind = "generate"`: the first event's time (ISO 8601).
+    #[serde(default)]
+    pub start: Option<String>,
 }
 
 /// `[[outputs]]` as written.
@@ -248,6 +263,8 @@ pub struct InputConfig {
     pub input_type: InputType,
     /// Field holding the arrival time.
     pub arrival_time_field: Option<String>,
+    /// Generated events instead of a file (`kind = "generate"`).
+    pub generator: Option<crate::connectors::generate::GeneratorSpec>,
 }
 
 /// A validated output.
@@ -516,6 +533,11 @@ impl JobConfig {
                 format: None,
                 input_type: None,
                 arrival_time_field: None,
+                events: None,
+                keys: None,
+                rate: None,
+                disorder_ms: None,
+                start: None,
             };
             job.inputs.push(validate_input(raw, cwd)?);
         }
@@ -544,6 +566,28 @@ fn split_flag(spec: &str) -> Result<(&str, &str), String> {
 }
 
 fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
+    if input.kind.as_deref() == Some("generate") {
+        let start = match input.start.as_deref() {
+            None => crate::types::DateTime::parse("2024-01-01T00:00:00Z").unwrap_or_default(),
+            Some(s) => crate::types::DateTime::parse(s).ok_or_else(|| {
+                format!("input \"{}\": start \"{s}\" is not a datetime", input.alias)
+            })?,
+        };
+        return Ok(InputConfig {
+            alias: input.alias,
+            endpoint: Endpoint::Std,
+            format: Format::Json,
+            input_type: InputType::Stream,
+            arrival_time_field: None,
+            generator: Some(crate::connectors::generate::GeneratorSpec {
+                events: input.events.unwrap_or(1_000_000),
+                keys: input.keys.unwrap_or(1000),
+                rate: input.rate.unwrap_or(10_000),
+                disorder_ms: input.disorder_ms.unwrap_or(0),
+                start,
+            }),
+        });
+    }
     let endpoint = match (input.kind.as_deref(), input.path.as_deref()) {
         (Some("stdin"), _) | (None | Some("file"), Some("-")) => Endpoint::Std,
         (None | Some("file"), Some(p)) => Endpoint::File(base.join(p)),
@@ -552,7 +596,7 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
         }
         (Some(kind), _) => {
             return Err(format!(
-                "unknown input kind \"{kind}\" (use \"file\" or \"stdin\")"
+                "unknown input kind \"{kind}\" (use \"file\", \"stdin\" or \"generate\")"
             ))
         }
     };
@@ -591,6 +635,7 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
         format,
         input_type,
         arrival_time_field: input.arrival_time_field,
+        generator: None,
     })
 }
 

@@ -313,6 +313,7 @@ fn run_in(
                 InputType::Stream
             },
             arrival_time_field: case.arrival_time_field.clone(),
+            generator: None,
         })
         .collect();
     let outputs = case

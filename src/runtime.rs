@@ -23,7 +23,8 @@ use std::time::{Duration, Instant};
 
 use differential_dataflow::input::{Input, InputSession};
 use timely::dataflow::channels::pact::{Exchange, Pipeline};
-use timely::dataflow::operators::Operator;
+use timely::dataflow::operators::{Operator, Probe};
+use timely::dataflow::ProbeHandle;
 
 use crate::config::{CompatLevel, Endpoint, ErrorPolicy, InputConfig, JobConfig};
 use crate::connectors::file::{JsonLinesWriter, ReadOptions};
@@ -91,6 +92,8 @@ pub struct Summary {
     pub errors: BTreeMap<String, u64>,
     /// Wall-clock time.
     pub elapsed: Duration,
+    /// Peak resident memory of the process, where the OS reports it.
+    pub peak_rss_bytes: Option<u64>,
 }
 
 impl Summary {
@@ -133,6 +136,10 @@ struct SourceReader {
     arrival_time_field: Option<String>,
 }
 
+/// Most dataflow steps a worker takes waiting for the dataflow to catch up
+/// with what it fed (see `run_worker`).
+const CATCH_UP_STEPS: usize = 1000;
+
 /// Events a worker feeds before stepping the dataflow.
 const BATCH: usize = 4096;
 
@@ -146,12 +153,16 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
     let mut readers = Vec::with_capacity(plan.sources.len());
     for source in &plan.sources {
         let input = find_input(job, source)?;
-        let reader = EventSource::open(&input.endpoint, input.format, read_options).map_err(
-            |source_error| RunError::Io {
-                context: format!("input \"{}\"", input.alias),
-                source: source_error,
-            },
-        )?;
+        let reader = match &input.generator {
+            Some(spec) => Ok(EventSource::Generated(
+                crate::connectors::generate::Generator::new(spec.clone()),
+            )),
+            None => EventSource::open(&input.endpoint, input.format, read_options),
+        }
+        .map_err(|source_error| RunError::Io {
+            context: format!("input \"{}\"", input.alias),
+            source: source_error,
+        })?;
         readers.push(Some(SourceReader {
             alias: input.alias.clone(),
             reader,
@@ -315,6 +326,7 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
             .collect(),
         errors: shared.errors_by_reason.into_inner().unwrap_or_default(),
         elapsed: started.elapsed(),
+        peak_rss_bytes: peak_rss_bytes(),
     })
 }
 
@@ -331,6 +343,14 @@ fn shared_time_fields(job: &JobConfig, plan: &Plan) -> Vec<Option<crate::types::
                 .map(crate::types::Name::from)
         })
         .collect()
+}
+
+/// Peak resident set size (`VmHWM` in /proc/self/status on Linux).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 fn find_input<'a>(job: &'a JobConfig, source: &SourcePlan) -> Result<&'a InputConfig, RunError> {
@@ -360,6 +380,7 @@ fn run_worker(
     let index = worker.index();
     let peers = worker.peers();
     let mut sessions: Vec<InputSession<Time, Row, isize>> = Vec::new();
+    let probe: ProbeHandle<Time> = ProbeHandle::new();
     worker.dataflow::<Time, _, _>(|scope| {
         let mut collections = Vec::new();
         for _ in &shared.plan.sources {
@@ -378,7 +399,7 @@ fn run_worker(
             let sink_shared = Arc::clone(shared);
             let name = format!("Sink({})", shared.plan.outputs[output_index].name);
             let mut pending: BTreeMap<Time, Vec<(Row, isize)>> = BTreeMap::new();
-            rows.inner.sink(
+            rows.inner.probe_with(&probe).sink(
                 Exchange::new(|_: &(Row, Time, isize)| 0),
                 &name,
                 move |(input, frontier)| {
@@ -404,9 +425,10 @@ fn run_worker(
             );
         }
         let failure_shared = Arc::clone(shared);
-        rendered
-            .failures
-            .sink(Pipeline, "DeadLetters", move |(input, _frontier)| {
+        rendered.failures.probe_with(&probe).sink(
+            Pipeline,
+            "DeadLetters",
+            move |(input, _frontier)| {
                 input.for_each(|_capability, data| {
                     for (failure, time, diff) in data.drain(..) {
                         if diff > 0 {
@@ -414,7 +436,8 @@ fn run_worker(
                         }
                     }
                 });
-            });
+            },
+        );
     });
 
     let mut feeds: Vec<Feed> = Vec::new();
@@ -454,7 +477,20 @@ fn run_worker(
             // Every live input is quiet: let the dataflow work, then wait a little.
             worker.step_or_park(Some(Duration::from_millis(2)));
         } else {
+            // Back-pressure: let the dataflow catch up with what was fed
+            // before reading more, so buffered input stays bounded. The wait
+            // is bounded too: another worker's quiet input may hold the
+            // frontier back.
+            let fed_up_to = feeds.iter().map(|f| *f.session.time()).min();
             worker.step();
+            if let Some(time) = fed_up_to {
+                for _ in 0..CATCH_UP_STEPS {
+                    if !probe.less_than(&time) {
+                        break;
+                    }
+                    worker.step();
+                }
+            }
         }
     }
     // Drain: step until every dataflow has finished (or the job stops).

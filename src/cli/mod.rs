@@ -354,6 +354,12 @@ fn print_summary(summary: &Summary) {
         ));
     }
     lines.push(format!("elapsed: {:.3}s", summary.elapsed.as_secs_f64()));
+    if let Some(bytes) = summary.peak_rss_bytes {
+        lines.push(format!(
+            "peak memory: {:.1} MiB",
+            bytes as f64 / (1024.0 * 1024.0)
+        ));
+    }
     for line in lines {
         eprintln!("{line}");
     }

@@ -6,6 +6,7 @@
 //! at the query plan.
 
 pub mod file;
+pub mod generate;
 
 use crate::types::Row;
 
@@ -78,6 +79,8 @@ pub enum EventSource {
     Direct(file::EventReader),
     /// Read by a background thread.
     Background(std::sync::mpsc::Receiver<std::io::Result<Decoded>>),
+    /// Generated in place.
+    Generated(generate::Generator),
 }
 
 impl EventSource {
@@ -127,6 +130,10 @@ impl EventSource {
         match self {
             EventSource::Direct(reader) => Ok(match reader.next_event()? {
                 Some(item) => Next::Event(item),
+                None => Next::End,
+            }),
+            EventSource::Generated(g) => Ok(match g.next_row() {
+                Some(row) => Next::Event(Ok(row)),
                 None => Next::End,
             }),
             EventSource::Background(rx) => match rx.try_recv() {

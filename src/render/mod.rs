@@ -213,6 +213,9 @@ impl<'scope> Renderer<'_, 'scope> {
             for aggregate in &eval_aggregates {
                 slots.push(match &aggregate.argument {
                     Some(e) => eval(e, &row, ctx)?,
+                    // COUNT(*) needs no value; the row-valued aggregates
+                    // (TopOne, CollectTop, Collect, COUNT(DISTINCT input)) do.
+                    None if aggregate.kind == aggregate::AggregateKind::CountStar => Value::Null,
                     None => Value::Record(row.clone()),
                 });
                 for order in &aggregate.order_by {
@@ -493,7 +496,6 @@ impl AggregateLayout {
         Ok(values)
     }
 }
-
 
 /// Computes a SELECT list over one row. Columns are added left to right
 /// and the first column of a name wins: a `*` expansion skips names already
