@@ -17,7 +17,7 @@ use crate::expr::aggregate::AggregateKind;
 use crate::expr::functions;
 use crate::plan::{
     aggregate_column, key_column, AggregatePlan, OutputPlan, Plan, ProjectItem, Rel, ScalarExpr,
-    SourcePlan, StepPlan, WindowPlan, WINDOW_ID_COLUMN,
+    SourcePlan, StepPlan, Unfold, WindowPlan, WINDOW_ID_COLUMN,
 };
 use crate::syntax::ast::{self, ExprKind, FunctionArg, Literal, Quote};
 use crate::types::{DataType, Name, Value};
@@ -119,13 +119,46 @@ struct Binder<'a> {
 }
 
 /// The names visible inside one SELECT: the FROM source's alias.
+///
+/// A single-source FROM has flat rows (the event's own fields), and an
+/// alias prefix is simply dropped. After a JOIN or APPLY, rows are nested:
+/// one record per source, keyed by its alias (`keys`).
 struct Scope {
     aliases: Vec<String>,
+    /// Nested rows: (name as it may be written, record key) per source.
+    nested: Option<Vec<(String, Name)>>,
 }
 
 impl Scope {
+    fn flat(aliases: Vec<String>) -> Self {
+        Scope {
+            aliases,
+            nested: None,
+        }
+    }
+
     fn is_alias(&self, name: &str) -> bool {
         self.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+    }
+
+    /// The record key of a source written as `name`, in nested rows.
+    fn key_of(&self, name: &str) -> Option<Name> {
+        self.nested.as_ref().and_then(|sources| {
+            sources
+                .iter()
+                .find(|(written, _)| written.eq_ignore_ascii_case(name))
+                .map(|(_, key)| key.clone())
+        })
+    }
+
+    fn keys(&self) -> Vec<Name> {
+        let mut keys: Vec<Name> = Vec::new();
+        for (_, key) in self.nested.iter().flatten() {
+            if !keys.contains(key) {
+                keys.push(key.clone());
+            }
+        }
+        keys
     }
 }
 
@@ -826,21 +859,97 @@ impl Binder<'_> {
     }
 
     fn bind_from(&mut self, from: &ast::From) -> (Rel, Scope) {
+        let (first, first_scope) = self.bind_table_ref(&from.source);
+        if from.joins.is_empty() {
+            return (first, first_scope);
+        }
+        let first_key = Name::from(
+            from.source
+                .alias
+                .as_ref()
+                .unwrap_or(&from.source.name)
+                .value
+                .as_str(),
+        );
+        let mut sources: Vec<(String, Name)> = first_scope
+            .aliases
+            .iter()
+            .map(|a| (a.clone(), first_key.clone()))
+            .collect();
+        let mut rel = Rel::Nest {
+            input: Box::new(first),
+            alias: first_key,
+        };
         for join in &from.joins {
+            let scope = Scope {
+                aliases: Vec::new(),
+                nested: Some(sources.clone()),
+            };
             match join {
                 ast::JoinClause::Join { span, .. } => {
                     self.errors.push(Diagnostic::unsupported(*span, "JOIN"));
                 }
-                ast::JoinClause::Apply { span, kind, .. } => {
-                    let what = match kind {
-                        ast::ApplyKind::Cross => "CROSS APPLY",
-                        ast::ApplyKind::Outer => "OUTER APPLY",
+                ast::JoinClause::Apply {
+                    kind,
+                    function,
+                    alias,
+                    span,
+                } => {
+                    let unfold = if function.name.matches("GetArrayElements") {
+                        Some(Unfold::ArrayElements)
+                    } else if function.name.matches("GetRecordProperties") {
+                        Some(Unfold::RecordProperties)
+                    } else {
+                        self.errors.push(Diagnostic::error(
+                            codes::INVALID,
+                            function.name.span,
+                            format!(
+                                "APPLY takes GetArrayElements or GetRecordProperties, found {}",
+                                function.name.value
+                            ),
+                        ));
+                        None
                     };
-                    self.errors.push(Diagnostic::unsupported(*span, what));
+                    let argument = match function.args.as_slice() {
+                        [FunctionArg::Expr(e)] => Some(self.bind_expr(e, &scope)),
+                        _ => {
+                            self.errors.push(Diagnostic::error(
+                                codes::FUNCTION,
+                                function.span,
+                                format!("{} takes 1 argument", function.name.value),
+                            ));
+                            None
+                        }
+                    };
+                    let key = Name::from(alias.value.as_str());
+                    if let (Some(unfold), Some(argument)) = (unfold, argument) {
+                        rel = Rel::Apply {
+                            input: Box::new(rel),
+                            outer: *kind == ast::ApplyKind::Outer,
+                            unfold,
+                            argument,
+                            alias: key.clone(),
+                            span: *span,
+                        };
+                    }
+                    sources.push((alias.value.clone(), key));
                 }
             }
         }
-        let source = &from.source;
+        let mut aliases: Vec<String> = sources.iter().map(|(a, _)| a.clone()).collect();
+        aliases.dedup();
+        (
+            rel,
+            Scope {
+                aliases,
+                nested: Some(sources),
+            },
+        )
+    }
+
+    /// One source of FROM or JOIN: a step or an input, with its own
+    /// TIMESTAMP BY. Its scope is flat (its aliases).
+    fn bind_table_ref(&mut self, source: &ast::TableRef) -> (Rel, Scope) {
         if let Some(mr) = &source.match_recognize {
             self.errors
                 .push(Diagnostic::unsupported(mr.span, "MATCH_RECOGNIZE"));
@@ -849,7 +958,7 @@ impl Binder<'_> {
         if let Some(alias) = &source.alias {
             aliases.push(alias.value.clone());
         }
-        let scope = Scope { aliases };
+        let scope = Scope::flat(aliases);
         let key = source.name.value.to_ascii_lowercase();
         if let Some(&step) = self.step_ids.get(&key) {
             if let Some(ts) = &source.timestamp_by {
@@ -882,9 +991,7 @@ impl Binder<'_> {
             .get(&input.name.to_ascii_lowercase())
             .cloned()
             .unwrap_or_default();
-        let source_scope = Scope {
-            aliases: Vec::new(),
-        };
+        let source_scope = Scope::flat(Vec::new());
         let (timestamp_by, over) = match &source.timestamp_by {
             Some(ts) => {
                 let expr = self.bind_expr(&ts.expr, &source_scope);
@@ -913,9 +1020,14 @@ impl Binder<'_> {
         let mut names: HashMap<String, Span> = HashMap::new();
         for (position, item) in items.iter().enumerate() {
             match item {
+                ast::SelectItem::Wildcard(_) if scope.nested.is_some() => {
+                    for key in scope.keys() {
+                        out.push(ProjectItem::Flatten(ScalarExpr::Column(key)));
+                    }
+                }
                 ast::SelectItem::Wildcard(_) => out.push(ProjectItem::Wildcard),
                 ast::SelectItem::QualifiedWildcard(path, span) => {
-                    if path.len() == 1 && scope.is_alias(&path[0].value) {
+                    if path.len() == 1 && scope.nested.is_none() && scope.is_alias(&path[0].value) {
                         out.push(ProjectItem::Wildcard);
                     } else {
                         let expr = ast::Expr {
@@ -1067,6 +1179,22 @@ impl Binder<'_> {
     }
 
     fn bind_path(&mut self, path: &[ast::Ident], scope: &Scope) -> ScalarExpr {
+        if scope.nested.is_some() {
+            let Some((first, rest)) = path.split_first() else {
+                return ScalarExpr::Literal(Value::Null);
+            };
+            let mut expr = match scope.key_of(&first.value) {
+                Some(key) => ScalarExpr::Column(key),
+                None if first.quote == Quote::Double && rest.is_empty() => {
+                    ScalarExpr::ColumnOrString(Name::from(first.value.as_str()))
+                }
+                None => ScalarExpr::ColumnIn(scope.keys(), Name::from(first.value.as_str())),
+            };
+            for segment in rest {
+                expr = ScalarExpr::Field(Box::new(expr), Name::from(segment.value.as_str()));
+            }
+            return expr;
+        }
         let mut segments = path;
         if segments.len() > 1 && scope.is_alias(&segments[0].value) {
             segments = &segments[1..];

@@ -112,6 +112,28 @@ pub enum Rel {
         /// The GROUP BY clause.
         span: Span,
     },
+    /// Wraps each row as `{alias: row}`, the row shape after a JOIN or APPLY.
+    Nest {
+        /// Rows wrapped.
+        input: Box<Rel>,
+        /// The source's alias.
+        alias: Name,
+    },
+    /// `CROSS APPLY` / `OUTER APPLY`: one row per element of a value.
+    Apply {
+        /// Nested rows.
+        input: Box<Rel>,
+        /// `OUTER APPLY`: keep rows with no elements (NULLs).
+        outer: bool,
+        /// What to unfold.
+        unfold: Unfold,
+        /// The array or record unfolded.
+        argument: ScalarExpr,
+        /// The alias of the element records.
+        alias: Name,
+        /// The clause.
+        span: Span,
+    },
     /// `UNION` (duplicates kept).
     Union {
         /// Branches.
@@ -119,6 +141,15 @@ pub enum Rel {
         /// The first `UNION` keyword.
         span: Span,
     },
+}
+
+/// The table-valued functions of APPLY.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unfold {
+    /// `GetArrayElements(array)`: records `{ArrayIndex, ArrayValue}`.
+    ArrayElements,
+    /// `GetRecordProperties(record)`: records `{PropertyName, PropertyValue}`.
+    RecordProperties,
 }
 
 /// How an output is written.
@@ -259,6 +290,8 @@ impl Rel {
             Rel::Filter { span, .. } => format!("Filter@{}", at(*span, source_text)),
             Rel::Project { span, .. } => format!("Project@{}", at(*span, source_text)),
             Rel::Union { span, .. } => format!("Union@{}", at(*span, source_text)),
+            Rel::Nest { alias, .. } => format!("Nest({alias})"),
+            Rel::Apply { unfold, span, .. } => format!("{unfold:?}@{}", at(*span, source_text)),
             Rel::Aggregate { window, span, .. } => {
                 format!("{}@{}", window.describe(), at(*span, source_text))
             }
@@ -288,6 +321,21 @@ impl Rel {
                     })
                     .collect();
                 let _ = writeln!(out, "{pad}{name} {}", list.join(", "));
+                input.explain_into(out, depth + 1, plan, text);
+            }
+            Rel::Nest { input, .. } => {
+                let _ = writeln!(out, "{pad}{name}");
+                input.explain_into(out, depth + 1, plan, text);
+            }
+            Rel::Apply {
+                input,
+                argument,
+                alias,
+                outer,
+                ..
+            } => {
+                let kind = if *outer { "OUTER" } else { "CROSS" };
+                let _ = writeln!(out, "{pad}{name} {kind} APPLY {argument} AS [{alias}]");
                 input.explain_into(out, depth + 1, plan, text);
             }
             Rel::Aggregate {

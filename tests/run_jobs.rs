@@ -473,3 +473,40 @@ fn create_table_casts_declared_columns_and_dead_letters_the_rest() {
         .iter()
         .all(|d| d["reason"] == "InputDeserializerError.TypeConversionError"));
 }
+
+#[test]
+fn outer_apply_keeps_events_without_elements() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = write(
+        dir.path(),
+        "in.jsonl",
+        "{\"id\": 1, \"xs\": [10, 20]}\n{\"id\": 2, \"xs\": []}\n{\"id\": 3, \"xs\": \"not an array\"}\n",
+    );
+    let query = write(
+        dir.path(),
+        "q.asaql",
+        "SELECT i.id, e.ArrayIndex, e.ArrayValue INTO Output FROM Input i OUTER APPLY GetArrayElements(i.xs) AS e",
+    );
+    let out = dir.path().join("out.jsonl");
+    let (code, _, stderr) = run(&[
+        "run",
+        "--query",
+        query.to_str().expect("utf-8"),
+        "--input",
+        &format!("Input={}", input.display()),
+        "--output",
+        &format!("Output={}", out.display()),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let mut rows: Vec<String> = lines(&out).iter().map(|r| r.to_string()).collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            r#"{"id":1,"ArrayIndex":0,"ArrayValue":10}"#,
+            r#"{"id":1,"ArrayIndex":1,"ArrayValue":20}"#,
+            r#"{"id":2,"ArrayIndex":null,"ArrayValue":null}"#,
+            r#"{"id":3,"ArrayIndex":null,"ArrayValue":null}"#,
+        ]
+    );
+}

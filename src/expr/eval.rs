@@ -19,6 +19,9 @@ pub enum ScalarExpr {
     Literal(Value),
     /// A top-level column of the current row (case-insensitive; NULL if missing).
     Column(Name),
+    /// An unqualified column in a row nested by source alias (after a JOIN
+    /// or APPLY): the first of these sources that has it.
+    ColumnIn(Vec<Name>, Name),
     /// A double-quoted name: the column if the row has it, else the string
     /// itself (ASA-SEMANTICS.md §13.8).
     ColumnOrString(Name),
@@ -99,6 +102,7 @@ impl fmt::Display for ScalarExpr {
             ScalarExpr::Literal(Value::Null) => f.write_str("NULL"),
             ScalarExpr::Literal(v) => write!(f, "{}", v.to_json()),
             ScalarExpr::Column(name) => write!(f, "[{name}]"),
+            ScalarExpr::ColumnIn(_, name) => write!(f, "[{name}]"),
             ScalarExpr::ColumnOrString(name) => write!(f, "\"{name}\""),
             ScalarExpr::Field(base, name) => write!(f, "{base}.[{name}]"),
             ScalarExpr::Unary(op, e) => {
@@ -168,6 +172,7 @@ impl ScalarExpr {
         match self {
             leaf @ (ScalarExpr::Literal(_)
             | ScalarExpr::Column(_)
+            | ScalarExpr::ColumnIn(..)
             | ScalarExpr::ColumnOrString(_)
             | ScalarExpr::SystemTimestamp) => leaf,
             ScalarExpr::Field(base, name) => ScalarExpr::Field(b(base), name),
@@ -251,6 +256,13 @@ pub fn eval(expr: &ScalarExpr, row: &Row, ctx: &EvalContext) -> Result<Value, Ev
     Ok(match expr {
         ScalarExpr::Literal(v) => v.clone(),
         ScalarExpr::Column(name) => row.get(name).cloned().unwrap_or(Value::Null),
+        ScalarExpr::ColumnIn(sources, name) => sources
+            .iter()
+            .find_map(|source| match row.get(source) {
+                Some(Value::Record(record)) => record.get(name).cloned(),
+                _ => None,
+            })
+            .unwrap_or(Value::Null),
         ScalarExpr::ColumnOrString(name) => match row.get(name) {
             Some(v) => v.clone(),
             None => Value::String(name.to_string()),

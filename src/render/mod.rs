@@ -30,8 +30,8 @@ use crate::expr::eval::ScalarExpr;
 use crate::expr::eval::{eval, EvalContext};
 use crate::expr::{ops, EvalError};
 use crate::plan::{
-    aggregate_column, key_column, AggregatePlan, EmitMode, Plan, ProjectItem, Rel, WindowPlan,
-    WINDOW_END_COLUMN, WINDOW_ID_COLUMN,
+    aggregate_column, key_column, AggregatePlan, EmitMode, Plan, ProjectItem, Rel, Unfold,
+    WindowPlan, WINDOW_END_COLUMN, WINDOW_ID_COLUMN,
 };
 use crate::types::Name;
 use crate::types::{DateTime, Record, Row, Value};
@@ -163,6 +163,49 @@ impl<'scope> Renderer<'_, 'scope> {
                 let rows = self.render_rel(input, mode);
                 let name = rel.operator_name(self.plan, self.text);
                 self.render_aggregate(rows, name, window, keys, aggregates, mode)
+            }
+            Rel::Nest { input, alias } => {
+                let alias = alias.clone();
+                self.render_rel(input, mode).map(move |row| {
+                    let mut nested = Record::with_capacity(1);
+                    nested.push_unchecked(alias.clone(), Value::Record(row));
+                    nested
+                })
+            }
+            Rel::Apply {
+                input,
+                outer,
+                unfold,
+                argument,
+                alias,
+                ..
+            } => {
+                let rows = self.render_rel(input, mode);
+                let name = rel.operator_name(self.plan, self.text);
+                let (outer, unfold, argument, alias) =
+                    (*outer, *unfold, argument.clone(), alias.clone());
+                self.fallible(rows, name, move |row, ctx| {
+                    let elements = unfold_value(unfold, eval(&argument, &row, ctx)?);
+                    let mut out = Vec::with_capacity(elements.len().max(1));
+                    if elements.is_empty() && outer {
+                        let mut with = row.clone();
+                        with.set(
+                            alias.clone(),
+                            Value::Record(unfold_record(unfold, Value::Null, Value::Null)),
+                        );
+                        out.push(with);
+                    }
+                    for (first, second) in elements {
+                        let mut with = row.clone();
+                        with.set(
+                            alias.clone(),
+                            Value::Record(unfold_record(unfold, first, second)),
+                        );
+                        out.push(with);
+                    }
+                    Ok(Some(out))
+                })
+                .flat_map(|rows: Vec<Row>| rows)
             }
             Rel::Union { inputs, .. } => {
                 let mut rendered = inputs.iter().map(|r| self.render_rel(r, mode));
@@ -389,6 +432,35 @@ impl<'scope> Renderer<'_, 'scope> {
     }
 }
 
+/// The (index or name, value) pairs APPLY unfolds; anything that is not an
+/// array (or record) unfolds to nothing.
+fn unfold_value(unfold: Unfold, value: Value) -> Vec<(Value, Value)> {
+    match (unfold, value) {
+        (Unfold::ArrayElements, Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (Value::Bigint(i as i64), v))
+            .collect(),
+        (Unfold::RecordProperties, Value::Record(record)) => record
+            .into_fields()
+            .into_iter()
+            .map(|(name, v)| (Value::String(name.to_string()), v))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn unfold_record(unfold: Unfold, first: Value, second: Value) -> Record {
+    let (a, b) = match unfold {
+        Unfold::ArrayElements => ("ArrayIndex", "ArrayValue"),
+        Unfold::RecordProperties => ("PropertyName", "PropertyValue"),
+    };
+    let mut record = Record::with_capacity(2);
+    record.push_unchecked(Name::from(a), first);
+    record.push_unchecked(Name::from(b), second);
+    record
+}
+
 /// The members of a window: one, or each of `Windows(...)` with its id.
 fn window_members(window: &WindowPlan) -> Vec<(Option<String>, WindowPlan)> {
     match window {
@@ -571,6 +643,10 @@ fn explain_rel(rel: &Rel, plan: &Plan, text: &str, depth: usize, out: &mut Strin
         }
         Rel::Filter { input, .. } | Rel::Project { input, .. } => {
             let _ = writeln!(out, "{pad}{name} (OkErr: rows | failures)");
+            explain_rel(input, plan, text, depth + 1, out);
+        }
+        Rel::Nest { input, .. } | Rel::Apply { input, .. } => {
+            let _ = writeln!(out, "{pad}{name}");
             explain_rel(input, plan, text, depth + 1, out);
         }
         Rel::Aggregate { input, .. } => {
