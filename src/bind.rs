@@ -859,7 +859,7 @@ impl Binder<'_> {
     }
 
     fn bind_from(&mut self, from: &ast::From) -> (Rel, Scope) {
-        let (first, first_scope) = self.bind_table_ref(&from.source);
+        let (first, first_scope) = self.bind_table_ref(&from.source, false);
         if from.joins.is_empty() {
             return (first, first_scope);
         }
@@ -886,8 +886,103 @@ impl Binder<'_> {
                 nested: Some(sources.clone()),
             };
             match join {
-                ast::JoinClause::Join { span, .. } => {
-                    self.errors.push(Diagnostic::unsupported(*span, "JOIN"));
+                ast::JoinClause::Join {
+                    kind,
+                    source,
+                    on,
+                    span,
+                } => {
+                    let (right, right_scope) = self.bind_table_ref(source, true);
+                    let right_key =
+                        Name::from(source.alias.as_ref().unwrap_or(&source.name).value.as_str());
+                    let is_reference = matches!(&right, Rel::Source(id) if self.plan.sources.get(*id).is_some_and(|s| s.reference));
+                    let mut joined_sources = sources.clone();
+                    joined_sources.extend(
+                        right_scope
+                            .aliases
+                            .iter()
+                            .map(|a| (a.clone(), right_key.clone())),
+                    );
+                    let joined_scope = Scope {
+                        aliases: Vec::new(),
+                        nested: Some(joined_sources.clone()),
+                    };
+                    let mut left_keys = Vec::new();
+                    let mut right_keys = Vec::new();
+                    let mut residual: Option<ScalarExpr> = None;
+                    let mut has_bound = false;
+                    for conjunct in conjuncts(on) {
+                        if is_datediff_bound(conjunct) {
+                            has_bound = true;
+                            if is_reference {
+                                self.errors.push(Diagnostic::error(
+                                    codes::INVALID,
+                                    conjunct.span,
+                                    "a reference-data JOIN takes no DATEDIFF bound",
+                                ));
+                            }
+                            continue;
+                        }
+                        let bound = self.bind_expr(conjunct, &joined_scope);
+                        if let ScalarExpr::Binary(ast::BinaryOp::Eq, l, r) = &bound {
+                            let (ls, rs) = (referenced_sources(l), referenced_sources(r));
+                            let only = |set: &Option<Vec<Name>>, key: &Name| {
+                                set.as_ref()
+                                    .is_some_and(|s| !s.is_empty() && s.iter().all(|n| n == key))
+                            };
+                            let none_of = |set: &Option<Vec<Name>>, key: &Name| {
+                                set.as_ref()
+                                    .is_some_and(|s| !s.is_empty() && !s.contains(key))
+                            };
+                            if none_of(&ls, &right_key) && only(&rs, &right_key) {
+                                left_keys.push((**l).clone());
+                                right_keys.push((**r).clone());
+                                continue;
+                            }
+                            if none_of(&rs, &right_key) && only(&ls, &right_key) {
+                                left_keys.push((**r).clone());
+                                right_keys.push((**l).clone());
+                                continue;
+                            }
+                        }
+                        residual = Some(match residual.take() {
+                            Some(prev) => ScalarExpr::Binary(
+                                ast::BinaryOp::And,
+                                Box::new(prev),
+                                Box::new(bound),
+                            ),
+                            None => bound,
+                        });
+                    }
+                    if !is_reference {
+                        if has_bound {
+                            self.errors
+                                .push(Diagnostic::unsupported(*span, "a JOIN between streams"));
+                        } else {
+                            self.errors.push(
+                                Diagnostic::error(
+                                    codes::INVALID,
+                                    on.span,
+                                    "a JOIN between streams needs a time bound: DATEDIFF(unit, a, b) BETWEEN low AND high",
+                                )
+                                .with_help("Add AND DATEDIFF(second, left, right) BETWEEN 0 AND 10 to ON; reference data needs no bound."),
+                            );
+                        }
+                    }
+                    rel = Rel::LookupJoin {
+                        left: Box::new(rel),
+                        right: Box::new(Rel::Nest {
+                            input: Box::new(right),
+                            alias: right_key.clone(),
+                        }),
+                        left_keys,
+                        right_keys,
+                        residual,
+                        left_outer: *kind == ast::JoinKind::Left,
+                        right_alias: right_key,
+                        span: *span,
+                    };
+                    sources = joined_sources;
                 }
                 ast::JoinClause::Apply {
                     kind,
@@ -949,7 +1044,7 @@ impl Binder<'_> {
 
     /// One source of FROM or JOIN: a step or an input, with its own
     /// TIMESTAMP BY. Its scope is flat (its aliases).
-    fn bind_table_ref(&mut self, source: &ast::TableRef) -> (Rel, Scope) {
+    fn bind_table_ref(&mut self, source: &ast::TableRef, in_join: bool) -> (Rel, Scope) {
         if let Some(mr) = &source.match_recognize {
             self.errors
                 .push(Diagnostic::unsupported(mr.span, "MATCH_RECOGNIZE"));
@@ -980,11 +1075,18 @@ impl Binder<'_> {
             self.errors.push(unknown_input(&source.name, self.catalog));
             return (Rel::Source(0), scope);
         };
-        if input.reference {
-            self.errors.push(Diagnostic::unsupported(
-                source.name.span,
-                "reading reference data outside a JOIN",
-            ));
+        if input.reference && !in_join {
+            self.errors.push(
+                Diagnostic::error(
+                    codes::INVALID,
+                    source.name.span,
+                    format!(
+                        "reference input \"{}\" can only be joined to a stream",
+                        input.name
+                    ),
+                )
+                .with_help("Read a stream in FROM and JOIN the reference data on the right."),
+            );
         }
         let schema = self
             .schemas
@@ -1010,6 +1112,7 @@ impl Binder<'_> {
             timestamp_by,
             over,
             schema,
+            reference: input.reference,
             span: source.span,
         });
         (Rel::Source(id), scope)
@@ -1330,6 +1433,58 @@ impl Binder<'_> {
             args,
         }
     }
+}
+
+/// The AND-ed parts of a condition.
+fn conjuncts(expr: &ast::Expr) -> Vec<&ast::Expr> {
+    match &expr.kind {
+        ExprKind::Binary {
+            op: ast::BinaryOp::And,
+            left,
+            right,
+        } => {
+            let mut out = conjuncts(left);
+            out.extend(conjuncts(right));
+            out
+        }
+        _ => vec![expr],
+    }
+}
+
+/// `DATEDIFF(...) BETWEEN lo AND hi`, or a comparison with DATEDIFF: the
+/// time bound of a stream-stream join.
+fn is_datediff_bound(expr: &ast::Expr) -> bool {
+    let is_datediff = |e: &ast::Expr| matches!(&e.kind, ExprKind::Function(call) if call.name.matches("DATEDIFF"));
+    match &expr.kind {
+        ExprKind::Between { expr, .. } => is_datediff(expr),
+        ExprKind::Binary { left, right, op }
+            if !matches!(op, ast::BinaryOp::And | ast::BinaryOp::Or) =>
+        {
+            is_datediff(left) || is_datediff(right)
+        }
+        _ => false,
+    }
+}
+
+/// The source keys an expression over nested rows reads; `None` when it
+/// reads an unqualified column (which could be any source).
+fn referenced_sources(expr: &ScalarExpr) -> Option<Vec<Name>> {
+    fn walk(e: &ScalarExpr, out: &mut Vec<Name>, ambiguous: &mut bool) {
+        match e {
+            ScalarExpr::Column(name) => out.push(name.clone()),
+            ScalarExpr::ColumnIn(..) | ScalarExpr::ColumnOrString(_) => *ambiguous = true,
+            other => {
+                let _ = other.clone().map_children(&mut |child| {
+                    walk(&child, out, ambiguous);
+                    child
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut ambiguous = false;
+    walk(expr, &mut out, &mut ambiguous);
+    (!ambiguous).then_some(out)
 }
 
 fn describe_aggregate(a: &AggregatePlan) -> String {

@@ -504,10 +504,12 @@ impl JobConfig {
         }
     }
 
-    /// A job from command-line flags: `Alias=path` pairs.
+    /// A job from command-line flags: `Alias=path` pairs for stream inputs,
+    /// reference inputs and outputs.
     pub fn from_flags(
         query_path: &Path,
         inputs: &[String],
+        references: &[String],
         outputs: &[String],
     ) -> Result<JobConfig, String> {
         let query = std::fs::read_to_string(query_path)
@@ -524,14 +526,15 @@ impl JobConfig {
             workers: 1,
         };
         let cwd = Path::new("");
-        for spec in inputs {
+        let streams = inputs.iter().map(|s| (s, "stream"));
+        for (spec, input_type) in streams.chain(references.iter().map(|s| (s, "reference"))) {
             let (alias, path) = split_flag(spec)?;
             let raw = RawInput {
                 alias: alias.to_string(),
                 kind: None,
                 path: Some(path.to_string()),
                 format: None,
-                input_type: None,
+                input_type: Some(input_type.to_string()),
                 arrival_time_field: None,
                 events: None,
                 keys: None,

@@ -221,7 +221,8 @@ fn try_case(dir: &Path, name: &str, options: &TestOptions) -> Result<Outcome, St
 
     let mut report = String::new();
     for (level, expectations) in &runs {
-        let compat = CompatLevel::parse(level)
+        // Levels may carry a note: "1.0 (implied by lower-cased keys)".
+        let compat = CompatLevel::parse(level.split_whitespace().next().unwrap_or_default())
             .ok_or_else(|| format!("unknown compat level \"{level}\" in case.json"))?;
         if let Some(problem) = run_at_level(
             dir,

@@ -49,6 +49,8 @@ pub struct SourcePlan {
     /// event is read; an event that does not convert is dropped
     /// (`InputDeserializerError.TypeConversionError`).
     pub schema: Vec<(Name, crate::types::DataType)>,
+    /// Reference data: loaded whole, never advancing time.
+    pub reference: bool,
     /// Where the source is named in the query.
     pub span: Span,
 }
@@ -131,6 +133,26 @@ pub enum Rel {
         argument: ScalarExpr,
         /// The alias of the element records.
         alias: Name,
+        /// The clause.
+        span: Span,
+    },
+    /// `JOIN` with reference data: each stream row looks up the rows of a
+    /// table by key equality, at its own time.
+    LookupJoin {
+        /// Stream rows (nested).
+        left: Box<Rel>,
+        /// Reference rows (nested under `right_alias`).
+        right: Box<Rel>,
+        /// Key expressions over the stream rows.
+        left_keys: Vec<ScalarExpr>,
+        /// Key expressions over the reference rows, pairwise equal.
+        right_keys: Vec<ScalarExpr>,
+        /// The rest of ON, checked on each matched pair.
+        residual: Option<ScalarExpr>,
+        /// `LEFT JOIN`: keep stream rows without a match.
+        left_outer: bool,
+        /// The reference source's alias.
+        right_alias: Name,
         /// The clause.
         span: Span,
     },
@@ -291,6 +313,7 @@ impl Rel {
             Rel::Project { span, .. } => format!("Project@{}", at(*span, source_text)),
             Rel::Union { span, .. } => format!("Union@{}", at(*span, source_text)),
             Rel::Nest { alias, .. } => format!("Nest({alias})"),
+            Rel::LookupJoin { span, .. } => format!("ReferenceJoin@{}", at(*span, source_text)),
             Rel::Apply { unfold, span, .. } => format!("{unfold:?}@{}", at(*span, source_text)),
             Rel::Aggregate { window, span, .. } => {
                 format!("{}@{}", window.describe(), at(*span, source_text))
@@ -326,6 +349,29 @@ impl Rel {
             Rel::Nest { input, .. } => {
                 let _ = writeln!(out, "{pad}{name}");
                 input.explain_into(out, depth + 1, plan, text);
+            }
+            Rel::LookupJoin {
+                left,
+                right,
+                left_keys,
+                right_keys,
+                residual,
+                left_outer,
+                ..
+            } => {
+                let pairs: Vec<String> = left_keys
+                    .iter()
+                    .zip(right_keys)
+                    .map(|(l, r)| format!("{l} = {r}"))
+                    .collect();
+                let kind = if *left_outer { "LEFT" } else { "INNER" };
+                let _ = write!(out, "{pad}{name} {kind} ON [{}]", pairs.join(" AND "));
+                if let Some(r) = residual {
+                    let _ = write!(out, " AND {r}");
+                }
+                let _ = writeln!(out);
+                left.explain_into(out, depth + 1, plan, text);
+                right.explain_into(out, depth + 1, plan, text);
             }
             Rel::Apply {
                 input,

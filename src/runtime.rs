@@ -550,6 +550,11 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
                 continue;
             }
         };
+        if source.reference {
+            // Reference rows exist at every time and never advance it.
+            feed.session.update_at(row, Time::MIN, 1);
+            continue;
+        }
         let arrival = match &feed.reader.arrival_time_field {
             Some(field) => match row.get(field).and_then(as_datetime) {
                 Some(t) => Some(t),
@@ -636,7 +641,7 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
     // Substreams have a watermark each; a new key may still bring an early
     // event, so the input's time only advances at the end of the input.
     let watermark = feed.watermark.current().ticks();
-    if source.over.is_empty() && watermark > *feed.session.time() {
+    if source.over.is_empty() && !source.reference && watermark > *feed.session.time() {
         feed.session.advance_to(watermark);
     }
     feed.session.flush();
@@ -708,6 +713,17 @@ fn write_time(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(R
     let mut written = 0u64;
     let time_field = shared.time_fields.get(output_index).cloned().flatten();
     let changes = shared.modes.get(output_index) == Some(&EmitMode::Changes);
+    // Compatibility level 1.0 lower-cases names (§9).
+    if shared.compat == CompatLevel::V1_0 {
+        for (row, _) in consolidated.iter_mut() {
+            *row = crate::types::Record::from_fields(
+                std::mem::take(row)
+                    .into_fields()
+                    .into_iter()
+                    .map(|(n, v)| (crate::types::Name::from(n.to_lowercase()), v)),
+            );
+        }
+    }
     if changes {
         consolidated.retain(|(_, d)| *d != 0);
         consolidated.sort_by_key(|(_, d)| *d > 0);

@@ -347,8 +347,17 @@ fn four_workers_write_what_one_worker_writes() {
                 "--errors".into(),
                 dir.path().join("errors.jsonl").display().to_string(),
             ];
+            let references: Vec<&str> = case["reference_inputs"]
+                .as_array()
+                .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+                .unwrap_or_default();
             for (alias, file) in case["inputs"].as_object().expect("inputs") {
-                args.push("--input".into());
+                let flag = if references.contains(&alias.as_str()) {
+                    "--reference"
+                } else {
+                    "--input"
+                };
+                args.push(flag.into());
                 args.push(format!(
                     "{alias}={}",
                     case_dir.join(file.as_str().expect("file")).display()
@@ -509,4 +518,88 @@ fn outer_apply_keeps_events_without_elements() {
             r#"{"id":3,"ArrayIndex":null,"ArrayValue":null}"#,
         ]
     );
+}
+
+#[test]
+fn reference_join_inner_and_left_with_documented_key_types() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(
+        dir.path(),
+        "events.jsonl",
+        concat!(
+            "{\"id\": 1, \"t\": \"2024-01-01T00:00:01Z\"}\n",
+            "{\"id\": 2.0, \"t\": \"2024-01-01T00:00:02Z\"}\n",
+            "{\"id\": \"3\", \"t\": \"2024-01-01T00:00:03Z\"}\n",
+            "{\"id\": 4, \"t\": \"2024-01-01T00:00:04Z\"}\n",
+        ),
+    );
+    write(
+        dir.path(),
+        "devices.csv",
+        "id,name,limit\n1,pump,10\n2,fan,20\n3,valve,30\n",
+    );
+    write(
+        dir.path(),
+        "q.asaql",
+        "SELECT e.id, d.name INTO Matched FROM Events e TIMESTAMP BY t JOIN Devices d ON e.id = d.id\n\
+         SELECT e.id, d.name INTO Everything FROM Events e TIMESTAMP BY t LEFT JOIN Devices d ON e.id = d.id AND d.limit > 15",
+    );
+    write(
+        dir.path(),
+        "job.toml",
+        "query = \"q.asaql\"\n\
+         [[inputs]]\nalias = \"Events\"\npath = \"events.jsonl\"\n\
+         [[inputs]]\nalias = \"Devices\"\npath = \"devices.csv\"\ntype = \"reference\"\n\
+         [[outputs]]\nalias = \"Matched\"\npath = \"inner.jsonl\"\n\
+         [[outputs]]\nalias = \"Everything\"\npath = \"outer.jsonl\"\n",
+    );
+    let job = dir.path().join("job.toml");
+    let (code, _, stderr) = run(&["run", "--job", job.to_str().expect("utf-8"), "-w", "3"]);
+    assert_eq!(code, 0, "{stderr}");
+    // bigint 1 and float 2.0 match the CSV's bigints; the string "3" does not (§1, §7).
+    assert_eq!(
+        lines(&dir.path().join("inner.jsonl")),
+        vec![
+            serde_json::json!({"id": 1, "name": "pump"}),
+            serde_json::json!({"id": 2.0, "name": "fan"}),
+        ]
+    );
+    // LEFT JOIN keeps every event; the residual (limit > 15) decides the match.
+    assert_eq!(
+        lines(&dir.path().join("outer.jsonl")),
+        vec![
+            serde_json::json!({"id": 1, "name": null}),
+            serde_json::json!({"id": 2.0, "name": "fan"}),
+            serde_json::json!({"id": "3", "name": null}),
+            serde_json::json!({"id": 4, "name": null}),
+        ]
+    );
+}
+
+#[test]
+fn joins_between_streams_need_a_time_bound_and_reference_data_needs_a_join() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "a.jsonl", "{}\n");
+    let query = write(
+        dir.path(),
+        "q.asaql",
+        "SELECT a.x INTO Output FROM A a JOIN B b ON a.x = b.x",
+    );
+    let (code, _, stderr) = run(&[
+        "check",
+        "--query",
+        query.to_str().expect("utf-8"),
+        "--input",
+        "A=a.jsonl",
+        "--input",
+        "B=a.jsonl",
+        "--output",
+        "Output=-",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("a JOIN between streams needs a time bound"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("q.asaql:1:45"), "{stderr}");
 }

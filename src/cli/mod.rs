@@ -49,6 +49,9 @@ struct JobArgs {
     /// An input as Alias=path (`-` is standard input); repeatable.
     #[arg(long = "input", value_name = "ALIAS=PATH")]
     inputs: Vec<String>,
+    /// Reference data as Alias=path (a table joined by key); repeatable.
+    #[arg(long = "reference", value_name = "ALIAS=PATH")]
+    references: Vec<String>,
     /// An output as Alias=path (`-` is standard output); repeatable.
     #[arg(long = "output", value_name = "ALIAS=PATH")]
     outputs: Vec<String>,
@@ -159,7 +162,7 @@ fn load(args: &JobArgs) -> Result<Loaded, ExitCode> {
         };
     }
     if let Some(path) = &args.query {
-        return match JobConfig::from_flags(path, &args.inputs, &args.outputs) {
+        return match JobConfig::from_flags(path, &args.inputs, &args.references, &args.outputs) {
             Ok(job) => Ok(Loaded {
                 query_name: display_name(Some(path)),
                 query: job.query.clone(),

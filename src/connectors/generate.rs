@@ -55,7 +55,7 @@ impl Generator {
         let offset = i128::from(i) * i128::from(TICKS_PER_SECOND) / i128::from(rate);
         let mut ticks = self.spec.start.ticks().saturating_add(offset as i64);
         let mix = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 40;
-        if self.spec.disorder_ms > 0 && mix % 4 == 0 {
+        if self.spec.disorder_ms > 0 && mix.is_multiple_of(4) {
             let jitter = (mix % (self.spec.disorder_ms + 1)) as i64 * 10_000;
             ticks = ticks.saturating_sub(jitter);
         }
@@ -92,7 +92,7 @@ mod tests {
             let Some(Value::DateTime(t)) = row.get("ts") else {
                 panic!("ts is a datetime")
             };
-            assert!(t.ticks() >= max - 50 * 10_000 - TICKS_PER_SECOND / 1000);
+            assert!(t.ticks() >= max.saturating_sub(50 * 10_000 + TICKS_PER_SECOND / 1000));
             max = max.max(t.ticks());
         }
     }

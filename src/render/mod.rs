@@ -207,6 +207,30 @@ impl<'scope> Renderer<'_, 'scope> {
                 })
                 .flat_map(|rows: Vec<Row>| rows)
             }
+            Rel::LookupJoin {
+                left,
+                right,
+                left_keys,
+                right_keys,
+                residual,
+                left_outer,
+                right_alias,
+                ..
+            } => {
+                let name = rel.operator_name(self.plan, self.text);
+                let left_rows = self.render_rel(left, mode);
+                let right_rows = self.render_rel(right, mode);
+                self.render_lookup_join(
+                    name,
+                    left_rows,
+                    right_rows,
+                    left_keys.clone(),
+                    right_keys.clone(),
+                    residual.clone(),
+                    *left_outer,
+                    right_alias.clone(),
+                )
+            }
             Rel::Union { inputs, .. } => {
                 let mut rendered = inputs.iter().map(|r| self.render_rel(r, mode));
                 let first = rendered
@@ -390,6 +414,81 @@ impl<'scope> Renderer<'_, 'scope> {
         ok.as_collection()
     }
 
+    /// A stream joined with reference data. Each stream row is held by the
+    /// join only at its own time (inserted, then retracted one tick later),
+    /// so the join keeps no stream history; the reference table is held
+    /// whole. The join's insertions are the results.
+    #[allow(clippy::too_many_arguments)]
+    fn render_lookup_join(
+        &mut self,
+        name: String,
+        left_rows: Rows<'scope>,
+        right_rows: Rows<'scope>,
+        left_keys: Vec<ScalarExpr>,
+        right_keys: Vec<ScalarExpr>,
+        residual: Option<ScalarExpr>,
+        left_outer: bool,
+        right_alias: Name,
+    ) -> Rows<'scope> {
+        let keyed_left = self.fallible(left_rows, name.clone(), move |row, ctx| {
+            Ok(Some((join_key(&left_keys, &row, ctx)?, row)))
+        });
+        let keyed_left = keyed_left
+            .inner
+            .flat_map(
+                |((key, row), time, diff): ((Vec<Value>, Row), Time, isize)| {
+                    [
+                        ((key.clone(), row.clone()), time, diff),
+                        ((key, row), time.saturating_add(1), -diff),
+                    ]
+                },
+            )
+            .as_collection();
+        let keyed_right = self.fallible(right_rows, name.clone(), move |row, ctx| {
+            Ok(Some((join_key(&right_keys, &row, ctx)?, row)))
+        });
+        let alias = right_alias.clone();
+        let pairs =
+            keyed_left
+                .clone()
+                .join_map(keyed_right, move |_key, left: &Row, right: &Row| {
+                    let mut merged = left.clone();
+                    merged.set(
+                        alias.clone(),
+                        right.get(&alias).cloned().unwrap_or(Value::Null),
+                    );
+                    (left.clone(), merged)
+                });
+        let matched = match residual {
+            Some(predicate) => self.fallible(
+                pairs.map(|(l, m)| pair_row(l, m)),
+                name.clone(),
+                move |row, ctx| {
+                    let (left, merged) = split_pair(row);
+                    let keep = ops::is_true(&eval(&predicate, &merged, ctx)?);
+                    Ok(keep.then_some((left, merged)))
+                },
+            ),
+            None => pairs,
+        };
+        let mut results = matched.clone().map(|(_, merged)| merged);
+        if left_outer {
+            let matched_left = matched.map(|(left, _)| (left, ())).distinct();
+            let unmatched = keyed_left
+                .map(|(_, row)| (row, ()))
+                .antijoin(matched_left.map(|(row, _)| row))
+                .map(|(row, _)| row);
+            results = results.concat(unmatched);
+        }
+        // Operators may emit an insertion and its retraction at one time in
+        // different batches: consolidate before keeping the insertions.
+        results
+            .consolidate()
+            .inner
+            .filter(|(_, _, diff)| *diff > 0)
+            .as_collection()
+    }
+
     /// Applies `logic` to every row: `Ok(Some)` keeps a row, `Ok(None)`
     /// drops it, `Err` becomes a [`Failure`] of operator `name`.
     fn fallible<D, F>(
@@ -459,6 +558,42 @@ fn unfold_record(unfold: Unfold, first: Value, second: Value) -> Record {
     record.push_unchecked(Name::from(a), first);
     record.push_unchecked(Name::from(b), second);
     record
+}
+
+/// Join keys: bigint and float keys that are equal numbers match (§7), so
+/// an integral float is keyed as a bigint; `"1"` and `1` stay different.
+fn join_key(keys: &[ScalarExpr], row: &Row, ctx: &EvalContext) -> Result<Vec<Value>, EvalError> {
+    keys.iter()
+        .map(|k| {
+            Ok(match eval(k, row, ctx)? {
+                Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Bigint(f as i64),
+                other => other,
+            })
+        })
+        .collect()
+}
+
+/// Carries a (left row, merged row) pair through a fallible operator.
+fn pair_row(left: Row, merged: Row) -> Row {
+    let mut row = Record::with_capacity(2);
+    row.push_unchecked(Name::from("left"), Value::Record(left));
+    row.push_unchecked(Name::from("merged"), Value::Record(merged));
+    row
+}
+
+fn split_pair(row: Row) -> (Row, Row) {
+    let mut left = Record::new();
+    let mut merged = Record::new();
+    for (name, value) in row.into_fields() {
+        if let Value::Record(r) = value {
+            if name.as_ref() == "left" {
+                left = r;
+            } else {
+                merged = r;
+            }
+        }
+    }
+    (left, merged)
 }
 
 /// The members of a window: one, or each of `Windows(...)` with its id.
@@ -648,6 +783,14 @@ fn explain_rel(rel: &Rel, plan: &Plan, text: &str, depth: usize, out: &mut Strin
         Rel::Nest { input, .. } | Rel::Apply { input, .. } => {
             let _ = writeln!(out, "{pad}{name}");
             explain_rel(input, plan, text, depth + 1, out);
+        }
+        Rel::LookupJoin { left, right, .. } => {
+            let _ = writeln!(
+                out,
+                "{pad}{name} (stream rows held one tick -> Join with the arranged table)"
+            );
+            explain_rel(left, plan, text, depth + 1, out);
+            explain_rel(right, plan, text, depth + 1, out);
         }
         Rel::Aggregate { input, .. } => {
             let _ = writeln!(
