@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use crate::diag::{codes, Diagnostic, Diagnostics, Span};
 use crate::expr::aggregate::AggregateKind;
 use crate::expr::functions;
+use crate::plan::time_column;
 use crate::plan::{
     aggregate_column, key_column, AggregatePlan, OutputPlan, Plan, ProjectItem, Rel, ScalarExpr,
     SourcePlan, StepPlan, Unfold, WindowPlan, WINDOW_ID_COLUMN,
@@ -911,9 +912,37 @@ impl Binder<'_> {
                     let mut right_keys = Vec::new();
                     let mut residual: Option<ScalarExpr> = None;
                     let mut has_bound = false;
+                    let mut window: Option<(i64, i64, i64)> = None;
                     for conjunct in conjuncts(on) {
                         if is_datediff_bound(conjunct) {
                             has_bound = true;
+                            if !is_reference {
+                                match join_time_bound(conjunct, &right_scope.aliases, &sources) {
+                                    Some(bound) => {
+                                        window = Some(match window {
+                                            Some((lo, hi, late)) => (lo.max(bound.0), hi.min(bound.1), late.min(bound.2)),
+                                            None => bound,
+                                        })
+                                    }
+                                    None => self.errors.push(
+                                        Diagnostic::error(
+                                            codes::INVALID,
+                                            conjunct.span,
+                                            "expected DATEDIFF(unit, left, right) BETWEEN low AND high, with the two sources' aliases, a time unit and integer bounds",
+                                        ),
+                                    ),
+                                }
+                                // Also checked exactly on each pair.
+                                let exact = self.bind_expr(conjunct, &joined_scope);
+                                residual = Some(match residual.take() {
+                                    Some(prev) => ScalarExpr::Binary(
+                                        ast::BinaryOp::And,
+                                        Box::new(prev),
+                                        Box::new(exact),
+                                    ),
+                                    None => exact,
+                                });
+                            }
                             if is_reference {
                                 self.errors.push(Diagnostic::error(
                                     codes::INVALID,
@@ -956,8 +985,33 @@ impl Binder<'_> {
                     }
                     if !is_reference {
                         if has_bound {
-                            self.errors
-                                .push(Diagnostic::unsupported(*span, "a JOIN between streams"));
+                            let (low, high, latest) = window.unwrap_or((0, 0, 0));
+                            const EIGHT_DAYS: i64 = 8 * 864_000_000_000;
+                            if high.saturating_sub(low) > EIGHT_DAYS {
+                                self.errors.push(Diagnostic::error(
+                                    codes::INVALID,
+                                    on.span,
+                                    "a join's time bound may span at most 7 days",
+                                ));
+                            }
+                            rel = Rel::TemporalJoin {
+                                left: Box::new(rel),
+                                right: Box::new(Rel::Nest {
+                                    input: Box::new(right),
+                                    alias: right_key.clone(),
+                                }),
+                                left_keys,
+                                right_keys,
+                                residual,
+                                left_outer: *kind == ast::JoinKind::Left,
+                                low,
+                                high,
+                                unmatched_delay: latest.max(0),
+                                right_alias: right_key,
+                                span: *span,
+                            };
+                            sources = joined_sources;
+                            continue;
                         } else {
                             self.errors.push(
                                 Diagnostic::error(
@@ -1425,6 +1479,21 @@ impl Binder<'_> {
                         );
                     }
                 },
+                // DATEDIFF(unit, a, b) over source aliases compares the
+                // sources' event times (§1 JOIN).
+                FunctionArg::Expr(e)
+                    if builtin.name.eq_ignore_ascii_case("DATEDIFF") && scope.nested.is_some() =>
+                {
+                    match &e.kind {
+                        ExprKind::Column(path) if path.len() == 1 => {
+                            match scope.key_of(&path[0].value) {
+                                Some(key) => args.push(ScalarExpr::Column(time_column(&key))),
+                                None => args.push(self.bind_expr(e, scope)),
+                            }
+                        }
+                        _ => args.push(self.bind_expr(e, scope)),
+                    }
+                }
                 FunctionArg::Expr(e) => args.push(self.bind_expr(e, scope)),
             }
         }
@@ -1433,6 +1502,112 @@ impl Binder<'_> {
             args,
         }
     }
+}
+
+/// The time window of a stream-stream join from `DATEDIFF(unit, a, b)
+/// BETWEEN lo AND hi` (or one comparison with a literal): for a left event at
+/// `tL`, partners have `tR - tL` in `[low, high]` ticks (widened by one unit
+/// each way, since DATEDIFF counts boundaries; the exact condition is
+/// checked on each pair). The third value is the latest nominal partner
+/// offset: an unmatched LEFT row is emitted at `tL` plus that.
+fn join_time_bound(
+    conjunct: &ast::Expr,
+    right_names: &[String],
+    left_sources: &[(String, Name)],
+) -> Option<(i64, i64, i64)> {
+    let literal = |e: &ast::Expr| -> Option<i64> {
+        match &e.kind {
+            ExprKind::Literal(Literal::Integer(i)) => Some(*i),
+            ExprKind::Unary {
+                op: ast::UnaryOp::Neg,
+                expr,
+            } => match &expr.kind {
+                ExprKind::Literal(Literal::Integer(i)) => i.checked_neg(),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let datediff = |e: &ast::Expr| -> Option<(i64, bool)> {
+        let ExprKind::Function(call) = &e.kind else {
+            return None;
+        };
+        if !call.name.matches("DATEDIFF") || call.args.len() != 3 {
+            return None;
+        }
+        let word = |a: &FunctionArg| match a {
+            FunctionArg::Expr(ast::Expr {
+                kind: ExprKind::Column(path),
+                ..
+            }) if path.len() == 1 => Some(path[0].value.clone()),
+            _ => None,
+        };
+        let unit = ast::TimeUnit::parse(&word(call.args.first()?)?)?.ticks();
+        let (a, b) = (word(call.args.get(1)?)?, word(call.args.get(2)?)?);
+        let is_right = |n: &str| right_names.iter().any(|r| r.eq_ignore_ascii_case(n));
+        let is_left = |n: &str| left_sources.iter().any(|(w, _)| w.eq_ignore_ascii_case(n));
+        if is_left(&a) && is_right(&b) {
+            Some((unit, false))
+        } else if is_right(&a) && is_left(&b) {
+            Some((unit, true))
+        } else {
+            None
+        }
+    };
+    const OPEN: i64 = 7 * 864_000_000_000;
+    let (unit, swapped, lo, hi) = match &conjunct.kind {
+        ExprKind::Between {
+            expr,
+            low,
+            high,
+            negated: false,
+        } => {
+            let (unit, swapped) = datediff(expr)?;
+            (unit, swapped, literal(low)?, literal(high)?)
+        }
+        ExprKind::Binary { op, left, right } => {
+            let ((unit, swapped), value, op) = match (datediff(left), datediff(right)) {
+                (Some(d), None) => (d, literal(right)?, *op),
+                (None, Some(d)) => (d, literal(left)?, flip(*op)?),
+                _ => return None,
+            };
+            let open = OPEN / unit;
+            match op {
+                ast::BinaryOp::Eq => (unit, swapped, value, value),
+                ast::BinaryOp::LtEq => (unit, swapped, -open, value),
+                ast::BinaryOp::Lt => (unit, swapped, -open, value.checked_sub(1)?),
+                ast::BinaryOp::GtEq => (unit, swapped, value, open),
+                ast::BinaryOp::Gt => (unit, swapped, value.checked_add(1)?, open),
+                _ => return None,
+            }
+        }
+        _ => return None,
+    };
+    // DATEDIFF(unit, L, R) counts R - L; swapped, it counts L - R.
+    let (nominal_lo, nominal_hi) = if swapped {
+        (
+            hi.checked_neg()?.checked_mul(unit)?,
+            lo.checked_neg()?.checked_mul(unit)?,
+        )
+    } else {
+        (lo.checked_mul(unit)?, hi.checked_mul(unit)?)
+    };
+    Some((
+        nominal_lo.checked_sub(unit)?,
+        nominal_hi.checked_add(unit)?,
+        nominal_hi,
+    ))
+}
+
+fn flip(op: ast::BinaryOp) -> Option<ast::BinaryOp> {
+    Some(match op {
+        ast::BinaryOp::Eq => ast::BinaryOp::Eq,
+        ast::BinaryOp::Lt => ast::BinaryOp::Gt,
+        ast::BinaryOp::LtEq => ast::BinaryOp::GtEq,
+        ast::BinaryOp::Gt => ast::BinaryOp::Lt,
+        ast::BinaryOp::GtEq => ast::BinaryOp::LtEq,
+        _ => return None,
+    })
 }
 
 /// The AND-ed parts of a condition.

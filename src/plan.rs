@@ -156,6 +156,34 @@ pub enum Rel {
         /// The clause.
         span: Span,
     },
+    /// `JOIN` between streams within a time bound (§1 JOIN): a left row at
+    /// `tL` pairs with right rows at `tR` where `tR - tL` is in
+    /// `[low, high]` ticks and the residual (which includes the exact
+    /// DATEDIFF bound) holds; pairs are stamped `max(tL, tR)`.
+    TemporalJoin {
+        /// Left rows (nested).
+        left: Box<Rel>,
+        /// Right rows (nested under `right_alias`).
+        right: Box<Rel>,
+        /// Key expressions over the left rows.
+        left_keys: Vec<ScalarExpr>,
+        /// Key expressions over the right rows, pairwise equal.
+        right_keys: Vec<ScalarExpr>,
+        /// The rest of ON, checked on each pair.
+        residual: Option<ScalarExpr>,
+        /// `LEFT JOIN`: unmatched left rows, at `tL + unmatched_delay`.
+        left_outer: bool,
+        /// Earliest partner offset, ticks.
+        low: i64,
+        /// Latest partner offset, ticks.
+        high: i64,
+        /// When an unmatched left row is final, after its own time.
+        unmatched_delay: i64,
+        /// The right source's alias.
+        right_alias: Name,
+        /// The clause.
+        span: Span,
+    },
     /// `UNION` (duplicates kept).
     Union {
         /// Branches.
@@ -244,6 +272,12 @@ pub fn aggregate_column(j: usize) -> Name {
 /// `System.Timestamp()` although the row appears earlier.
 pub const WINDOW_END_COLUMN: &str = "__window_end";
 
+/// In nested rows, the column holding the event time of source `alias`
+/// (what `DATEDIFF(unit, alias, other)` reads).
+pub fn time_column(alias: &str) -> Name {
+    Name::from(format!("__time_{}", alias.to_lowercase()))
+}
+
 /// The column holding `System.Window().Id` in an aggregate's output.
 pub const WINDOW_ID_COLUMN: &str = "__window_id";
 
@@ -314,6 +348,7 @@ impl Rel {
             Rel::Union { span, .. } => format!("Union@{}", at(*span, source_text)),
             Rel::Nest { alias, .. } => format!("Nest({alias})"),
             Rel::LookupJoin { span, .. } => format!("ReferenceJoin@{}", at(*span, source_text)),
+            Rel::TemporalJoin { span, .. } => format!("TemporalJoin@{}", at(*span, source_text)),
             Rel::Apply { unfold, span, .. } => format!("{unfold:?}@{}", at(*span, source_text)),
             Rel::Aggregate { window, span, .. } => {
                 format!("{}@{}", window.describe(), at(*span, source_text))
@@ -349,6 +384,30 @@ impl Rel {
             Rel::Nest { input, .. } => {
                 let _ = writeln!(out, "{pad}{name}");
                 input.explain_into(out, depth + 1, plan, text);
+            }
+            Rel::TemporalJoin {
+                left,
+                right,
+                left_keys,
+                residual,
+                left_outer,
+                low,
+                high,
+                ..
+            } => {
+                let kind = if *left_outer { "LEFT" } else { "INNER" };
+                let keys: Vec<String> = left_keys.iter().map(|k| k.to_string()).collect();
+                let _ = write!(
+                    out,
+                    "{pad}{name} {kind} keys [{}] partner offset [{low}, {high}] ticks",
+                    keys.join(", ")
+                );
+                if let Some(r) = residual {
+                    let _ = write!(out, " AND {r}");
+                }
+                let _ = writeln!(out);
+                left.explain_into(out, depth + 1, plan, text);
+                right.explain_into(out, depth + 1, plan, text);
             }
             Rel::LookupJoin {
                 left,

@@ -386,6 +386,15 @@ impl Record {
         }
     }
 
+    /// Removes `name` (case-insensitively), returning its value.
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        let at = self
+            .fields
+            .iter()
+            .position(|(n, _)| n.eq_ignore_ascii_case(name))?;
+        Some(self.fields.remove(at).1)
+    }
+
     /// Appends `name` unless it is already present: the first column wins,
     /// as with `*` expansion in ASA (§1 SELECT).
     pub fn push_if_absent(&mut self, name: Name, value: Value) {

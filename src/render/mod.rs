@@ -29,6 +29,7 @@ use crate::expr::aggregate::{self, AggregateInput};
 use crate::expr::eval::ScalarExpr;
 use crate::expr::eval::{eval, EvalContext};
 use crate::expr::{ops, EvalError};
+use crate::plan::time_column;
 use crate::plan::{
     aggregate_column, key_column, AggregatePlan, EmitMode, Plan, ProjectItem, Rel, Unfold,
     WindowPlan, WINDOW_END_COLUMN, WINDOW_ID_COLUMN,
@@ -166,11 +167,42 @@ impl<'scope> Renderer<'_, 'scope> {
             }
             Rel::Nest { input, alias } => {
                 let alias = alias.clone();
-                self.render_rel(input, mode).map(move |row| {
-                    let mut nested = Record::with_capacity(1);
-                    nested.push_unchecked(alias.clone(), Value::Record(row));
-                    nested
-                })
+                let time_name = time_column(&alias);
+                self.render_rel(input, mode)
+                    .inner
+                    .map(move |(row, time, diff): (Row, Time, isize)| {
+                        let mut nested = Record::with_capacity(2);
+                        nested.push_unchecked(alias.clone(), Value::Record(row));
+                        nested.push_unchecked(time_name.clone(), Value::DateTime(DateTime(time)));
+                        (nested, time, diff)
+                    })
+                    .as_collection()
+            }
+            Rel::TemporalJoin {
+                left,
+                right,
+                left_keys,
+                right_keys,
+                residual,
+                left_outer,
+                low,
+                high,
+                unmatched_delay,
+                ..
+            } => {
+                let name = rel.operator_name(self.plan, self.text);
+                let left_rows = self.render_rel(left, mode);
+                let right_rows = self.render_rel(right, mode);
+                let spec = TemporalSpec {
+                    left_keys: left_keys.clone(),
+                    right_keys: right_keys.clone(),
+                    residual: residual.clone(),
+                    left_outer: *left_outer,
+                    low: *low,
+                    high: *high,
+                    unmatched_delay: *unmatched_delay,
+                };
+                self.render_temporal_join(name, left_rows, right_rows, spec)
             }
             Rel::Apply {
                 input,
@@ -489,6 +521,111 @@ impl<'scope> Renderer<'_, 'scope> {
             .as_collection()
     }
 
+    /// A join between streams within a time bound. Each row is held by the
+    /// join from its own time until the last time a partner can have (a
+    /// left row until `tL + high`, a right row until `tR - low`), then
+    /// retracted, so the join's state is the rows of the last bound's worth
+    /// of time. A pair appears when its later row does, at `max(tL, tR)`.
+    /// Unmatched left rows (LEFT JOIN) appear at `tL + unmatched_delay`,
+    /// when no partner can come any more.
+    fn render_temporal_join(
+        &mut self,
+        name: String,
+        left_rows: Rows<'scope>,
+        right_rows: Rows<'scope>,
+        spec: TemporalSpec,
+    ) -> Rows<'scope> {
+        let left_time = Name::from(LEFT_TIME_COLUMN);
+        let left_keys = spec.left_keys.clone();
+        let tag = left_time.clone();
+        let keyed_left = self
+            .fallible(left_rows, name.clone(), move |mut row, ctx| {
+                let key = join_key(&left_keys, &row, ctx)?;
+                row.push_unchecked(tag.clone(), Value::DateTime(ctx.timestamp));
+                Ok(Some((key, row)))
+            })
+            .inner
+            .flat_map(hold(spec.high.max(0)))
+            .as_collection();
+        let right_keys = spec.right_keys.clone();
+        let keyed_right = self
+            .fallible(right_rows, name.clone(), move |row, ctx| {
+                Ok(Some((join_key(&right_keys, &row, ctx)?, row)))
+            })
+            .inner
+            .flat_map(hold(spec.low.saturating_neg().max(0)))
+            .as_collection();
+        let pairs = keyed_left
+            .clone()
+            .join_map(keyed_right, |_key, left: &Row, right: &Row| {
+                let mut merged = left.clone();
+                for (name, value) in right.fields() {
+                    merged.set(name.clone(), value.clone());
+                }
+                (left.clone(), merged)
+            });
+        let matched = match spec.residual {
+            Some(predicate) => self.fallible(
+                pairs.map(|(l, m)| pair_row(l, m)),
+                name.clone(),
+                move |row, ctx| {
+                    let (left, merged) = split_pair(row);
+                    let keep = ops::is_true(&eval(&predicate, &merged, ctx)?);
+                    Ok(keep.then_some((left, merged)))
+                },
+            ),
+            None => pairs,
+        }
+        .consolidate()
+        .inner
+        .filter(|(_, _, diff)| *diff > 0)
+        .as_collection();
+        let strip = left_time.clone();
+        let mut results = matched.clone().map(move |(_, mut merged)| {
+            merged.remove(&strip);
+            merged
+        });
+        if spec.left_outer {
+            let delay = spec.unmatched_delay;
+            let at_deadline = move |(row, _time, diff): (Row, Time, isize)| {
+                let deadline = match row.get(LEFT_TIME_COLUMN) {
+                    Some(Value::DateTime(t)) => t.ticks().saturating_add(delay),
+                    _ => Time::MAX,
+                };
+                [
+                    ((row.clone(), ()), deadline, diff),
+                    ((row, ()), deadline.saturating_add(1), -diff),
+                ]
+            };
+            let matched_left = matched
+                .map(|(left, _)| left)
+                .inner
+                .flat_map(at_deadline)
+                .as_collection()
+                .distinct();
+            let all_left = keyed_left
+                .inner
+                .filter(|(_, _, diff)| *diff > 0)
+                .map(|((_, row), time, diff)| (row, time, diff))
+                .flat_map(at_deadline)
+                .as_collection();
+            let strip = left_time;
+            let unmatched =
+                all_left
+                    .antijoin(matched_left.map(|(row, _)| row))
+                    .map(move |(mut row, _)| {
+                        row.remove(&strip);
+                        row
+                    });
+            results = results.concat(unmatched);
+        }
+        results
+            .consolidate()
+            .inner
+            .filter(|(_, _, diff)| *diff > 0)
+            .as_collection()
+    }
+
     /// Applies `logic` to every row: `Ok(Some)` keeps a row, `Ok(None)`
     /// drops it, `Err` becomes a [`Failure`] of operator `name`.
     fn fallible<D, F>(
@@ -571,6 +708,31 @@ fn join_key(keys: &[ScalarExpr], row: &Row, ctx: &EvalContext) -> Result<Vec<Val
             })
         })
         .collect()
+}
+
+/// The column a temporal join keeps each left row's time in.
+const LEFT_TIME_COLUMN: &str = "__left_time";
+
+/// A temporal join's parameters (see [`Rel::TemporalJoin`]).
+struct TemporalSpec {
+    left_keys: Vec<ScalarExpr>,
+    right_keys: Vec<ScalarExpr>,
+    residual: Option<ScalarExpr>,
+    left_outer: bool,
+    low: i64,
+    high: i64,
+    unmatched_delay: i64,
+}
+
+/// Holds a keyed row from its time until `span` ticks later.
+#[allow(clippy::type_complexity)]
+fn hold(
+    span: i64,
+) -> impl FnMut(((Vec<Value>, Row), Time, isize)) -> [((Vec<Value>, Row), Time, isize); 2] {
+    move |(data, time, diff)| {
+        let until = time.saturating_add(span).saturating_add(1);
+        [(data.clone(), time, diff), (data, until, -diff)]
+    }
 }
 
 /// Carries a (left row, merged row) pair through a fallible operator.
@@ -783,6 +945,11 @@ fn explain_rel(rel: &Rel, plan: &Plan, text: &str, depth: usize, out: &mut Strin
         Rel::Nest { input, .. } | Rel::Apply { input, .. } => {
             let _ = writeln!(out, "{pad}{name}");
             explain_rel(input, plan, text, depth + 1, out);
+        }
+        Rel::TemporalJoin { left, right, .. } => {
+            let _ = writeln!(out, "{pad}{name} (rows held for the time bound -> Join -> pairs at the later time; LEFT: Antijoin at the deadline)");
+            explain_rel(left, plan, text, depth + 1, out);
+            explain_rel(right, plan, text, depth + 1, out);
         }
         Rel::LookupJoin { left, right, .. } => {
             let _ = writeln!(
