@@ -503,22 +503,23 @@ impl<'scope> Renderer<'_, 'scope> {
             ),
             None => pairs,
         };
-        let mut results = matched.clone().map(|(_, merged)| merged);
+        // A pair inserted and retracted at one time comes in one batch.
+        let mut results = matched
+            .clone()
+            .map(|(_, merged)| merged)
+            .consolidate_stream()
+            .inner
+            .filter(|(_, _, diff)| *diff > 0)
+            .as_collection();
         if left_outer {
             let matched_left = matched.map(|(left, _)| (left, ())).distinct();
             let unmatched = keyed_left
                 .map(|(_, row)| (row, ()))
                 .antijoin(matched_left.map(|(row, _)| row))
                 .map(|(row, _)| row);
-            results = results.concat(unmatched);
+            results = results.concat(positive(unmatched));
         }
-        // Operators may emit an insertion and its retraction at one time in
-        // different batches: consolidate before keeping the insertions.
         results
-            .consolidate()
-            .inner
-            .filter(|(_, _, diff)| *diff > 0)
-            .as_collection()
     }
 
     /// A join between streams within a time bound. Each row is held by the
@@ -576,7 +577,10 @@ impl<'scope> Renderer<'_, 'scope> {
             ),
             None => pairs,
         }
-        .consolidate()
+        // A pair is inserted when its later row arrives and retracted when
+        // either row is released; the insertions are the results. A pair
+        // inserted and retracted at one time comes in one batch.
+        .consolidate_stream()
         .inner
         .filter(|(_, _, diff)| *diff > 0)
         .as_collection();
@@ -617,13 +621,9 @@ impl<'scope> Renderer<'_, 'scope> {
                         row.remove(&strip);
                         row
                     });
-            results = results.concat(unmatched);
+            results = results.concat(positive(unmatched));
         }
         results
-            .consolidate()
-            .inner
-            .filter(|(_, _, diff)| *diff > 0)
-            .as_collection()
     }
 
     /// Applies `logic` to every row: `Ok(Some)` keeps a row, `Ok(None)`
@@ -708,6 +708,16 @@ fn join_key(keys: &[ScalarExpr], row: &Row, ctx: &EvalContext) -> Result<Vec<Val
             })
         })
         .collect()
+}
+
+/// The insertions of a collection, once each time is complete: an
+/// operator such as an antijoin may insert and retract a row at one time
+/// in different batches, so this consolidates before keeping insertions.
+fn positive(rows: Rows<'_>) -> Rows<'_> {
+    rows.consolidate()
+        .inner
+        .filter(|(_, _, diff)| *diff > 0)
+        .as_collection()
 }
 
 /// The column a temporal join keeps each left row's time in.
