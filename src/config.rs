@@ -98,6 +98,9 @@ pub struct RawInput {
     /// A field holding each event's arrival time (otherwise: when the file is read).
     #[serde(default)]
     pub arrival_time_field: Option<String>,
+    /// Reference data: check the file for changes this often (milliseconds).
+    #[serde(default)]
+    pub refresh_ms: Option<u64>,
     /// `kind = "generate"`: how many events.
     #[serde(default)]
     pub events: Option<u64>,
@@ -265,6 +268,8 @@ pub struct InputConfig {
     pub arrival_time_field: Option<String>,
     /// Generated events instead of a file (`kind = "generate"`).
     pub generator: Option<crate::connectors::generate::GeneratorSpec>,
+    /// Reference files: re-read on change, checking this often (ms).
+    pub refresh_ms: Option<u64>,
 }
 
 /// A validated output.
@@ -536,6 +541,7 @@ impl JobConfig {
                 format: None,
                 input_type: Some(input_type.to_string()),
                 arrival_time_field: None,
+                refresh_ms: None,
                 events: None,
                 keys: None,
                 rate: None,
@@ -582,6 +588,7 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
             format: Format::Json,
             input_type: InputType::Stream,
             arrival_time_field: None,
+            refresh_ms: None,
             generator: Some(crate::connectors::generate::GeneratorSpec {
                 events: input.events.unwrap_or(1_000_000),
                 keys: input.keys.unwrap_or(1000),
@@ -639,6 +646,10 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
         input_type,
         arrival_time_field: input.arrival_time_field,
         generator: None,
+        refresh_ms: match input_type {
+            InputType::Reference => Some(input.refresh_ms.unwrap_or(1000)),
+            InputType::Stream => None,
+        },
     })
 }
 

@@ -319,6 +319,7 @@ fn run_in(
             },
             arrival_time_field: case.arrival_time_field.clone(),
             generator: None,
+            refresh_ms: None,
         })
         .collect();
     let outputs = case

@@ -128,12 +128,32 @@ struct Shared {
     stop_reason: Mutex<Option<String>>,
     io_error: Mutex<Option<RunError>>,
     finished_workers: AtomicUsize,
+    /// Per source, the time its input has advanced to (`i64::MAX` once
+    /// ended); reference inputs follow the minimum over the streams.
+    watermarks: Vec<std::sync::atomic::AtomicI64>,
 }
 
 struct SourceReader {
     alias: String,
     reader: EventSource,
     arrival_time_field: Option<String>,
+    /// For a reference file: how to read it again when it changes.
+    reload: Option<Reload>,
+}
+
+/// Re-reading a reference file that changes while the job runs.
+struct Reload {
+    path: std::path::PathBuf,
+    format: crate::config::Format,
+    options: ReadOptions,
+    every: Duration,
+}
+
+/// A reference table kept after its first load, to diff a new version against.
+struct Table {
+    rows: Vec<Row>,
+    modified: Option<std::time::SystemTime>,
+    checked: Instant,
 }
 
 /// Most dataflow steps a worker takes waiting for the dataflow to catch up
@@ -163,10 +183,20 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
             context: format!("input \"{}\"", input.alias),
             source: source_error,
         })?;
+        let reload = match (&input.endpoint, source.reference, input.refresh_ms) {
+            (Endpoint::File(path), true, Some(ms)) => Some(Reload {
+                path: path.clone(),
+                format: input.format,
+                options: read_options,
+                every: Duration::from_millis(ms.max(10)),
+            }),
+            _ => None,
+        };
         readers.push(Some(SourceReader {
             alias: input.alias.clone(),
             reader,
             arrival_time_field: input.arrival_time_field.clone(),
+            reload,
         }));
     }
     let mut writers = Vec::with_capacity(plan.outputs.len());
@@ -221,6 +251,7 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
         })?,
     };
 
+    let source_count = plan.sources.len();
     let shared = Arc::new(Shared {
         source_counters: plan
             .sources
@@ -242,6 +273,9 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
         stop_reason: Mutex::new(None),
         io_error: Mutex::new(None),
         finished_workers: AtomicUsize::new(0),
+        watermarks: (0..source_count)
+            .map(|_| std::sync::atomic::AtomicI64::new(Time::MIN))
+            .collect(),
     });
     let ordering = job.ordering;
     let arrival = DateTime::now();
@@ -459,6 +493,8 @@ fn run_worker(
                 watermark: Watermark::new(ordering),
                 substreams: HashMap::new(),
                 ordering,
+                loaded: Vec::new(),
+                table: None,
             }),
             None => drop(session),
         }
@@ -471,7 +507,12 @@ fn run_worker(
                 fed += n;
                 true
             }
-            Fed::End => false,
+            Fed::End => {
+                if let Some(w) = shared.watermarks.get(feed.source_index) {
+                    w.store(Time::MAX, Ordering::SeqCst);
+                }
+                false
+            }
         });
         if fed == 0 {
             // Every live input is quiet: let the dataflow work, then wait a little.
@@ -512,6 +553,10 @@ struct Feed {
     /// With `TIMESTAMP BY ... OVER`: one watermark per substream key.
     substreams: HashMap<Vec<Value>, Watermark>,
     ordering: crate::config::EventOrdering,
+    /// Reference rows read so far (kept only when the file is watched).
+    loaded: Vec<Row>,
+    /// A watched reference table after its first load.
+    table: Option<Table>,
 }
 
 /// What one call of [`feed_batch`] did.
@@ -526,11 +571,30 @@ enum Fed {
 fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
     let source: &SourcePlan = &shared.plan.sources[feed.source_index];
     let counters = &shared.source_counters[feed.source_index];
+    if feed.table.is_some() {
+        return follow_reference(feed, shared);
+    }
     let mut read = 0;
     for _ in 0..BATCH {
         let item = match feed.reader.reader.poll() {
             Ok(Next::Event(item)) => item,
             Ok(Next::Pending) => break,
+            Ok(Next::End) if source.reference && feed.reader.reload.is_some() => {
+                let mut rows = std::mem::take(&mut feed.loaded);
+                rows.sort();
+                let modified = feed
+                    .reader
+                    .reload
+                    .as_ref()
+                    .and_then(|r| std::fs::metadata(&r.path).and_then(|m| m.modified()).ok());
+                feed.table = Some(Table {
+                    rows,
+                    modified,
+                    checked: Instant::now(),
+                });
+                feed.session.flush();
+                return Fed::Events(read);
+            }
             Ok(Next::End) => return Fed::End,
             Err(e) => {
                 record_io_error(shared, &feed.reader.alias, e);
@@ -552,6 +616,9 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
         };
         if source.reference {
             // Reference rows exist at every time and never advance it.
+            if feed.reader.reload.is_some() {
+                feed.loaded.push(row.clone());
+            }
             feed.session.update_at(row, Time::MIN, 1);
             continue;
         }
@@ -644,6 +711,11 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
     if source.over.is_empty() && !source.reference && watermark > *feed.session.time() {
         feed.session.advance_to(watermark);
     }
+    if !source.reference {
+        if let Some(w) = shared.watermarks.get(feed.source_index) {
+            w.store(*feed.session.time(), Ordering::SeqCst);
+        }
+    }
     feed.session.flush();
     Fed::Events(read)
 }
@@ -671,6 +743,101 @@ fn apply_schema(
         row.set(name.clone(), converted);
     }
     Ok(row)
+}
+
+/// A watched reference table: its time follows the streams' watermarks (it
+/// must never hold them back), and when its file changes the difference
+/// between the old and the new rows enters at the current time, so events
+/// from then on join the new rows; results already written stay as they
+/// are. The table closes when every stream has ended.
+fn follow_reference(feed: &mut Feed, shared: &Shared) -> Fed {
+    let streams_at = shared
+        .plan
+        .sources
+        .iter()
+        .zip(&shared.watermarks)
+        .filter(|(s, _)| !s.reference)
+        .map(|(_, w)| w.load(Ordering::SeqCst))
+        .min()
+        .unwrap_or(Time::MAX);
+    if streams_at == Time::MAX {
+        return Fed::End;
+    }
+    if streams_at > *feed.session.time() {
+        feed.session.advance_to(streams_at);
+    }
+    let (Some(table), Some(reload)) = (feed.table.as_mut(), feed.reader.reload.as_ref()) else {
+        return Fed::End;
+    };
+    let mut changed = 0;
+    if table.checked.elapsed() >= reload.every {
+        table.checked = Instant::now();
+        let modified = std::fs::metadata(&reload.path)
+            .and_then(|m| m.modified())
+            .ok();
+        if modified != table.modified {
+            let mut rows = Vec::with_capacity(table.rows.len());
+            let read = crate::connectors::file::EventReader::open(
+                &Endpoint::File(reload.path.clone()),
+                reload.format,
+                reload.options,
+            )
+            .and_then(|mut reader| {
+                while let Some(item) = reader.next_event()? {
+                    if let Ok(row) = item {
+                        rows.push(row);
+                    }
+                }
+                Ok(())
+            });
+            // A file caught half-written is read again at the next check.
+            if read.is_ok() {
+                table.modified = modified;
+                rows.sort();
+                let now = *feed.session.time();
+                for (row, diff) in diff_sorted(&table.rows, &rows) {
+                    feed.session.update_at(row, now, diff);
+                    changed += 1;
+                }
+                table.rows = rows;
+            }
+        }
+    }
+    feed.session.flush();
+    Fed::Events(changed)
+}
+
+/// The changes from `old` to `new` (both sorted): -1 for rows only in
+/// `old`, +1 for rows only in `new`, as multisets.
+fn diff_sorted(old: &[Row], new: &[Row]) -> Vec<(Row, isize)> {
+    let mut out = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() || j < new.len() {
+        match (old.get(i), new.get(j)) {
+            (Some(a), Some(b)) if a == b => {
+                i += 1;
+                j += 1;
+            }
+            (Some(a), Some(b)) if a < b => {
+                out.push((a.clone(), -1));
+                i += 1;
+            }
+            (Some(_), Some(b)) => {
+                out.push((b.clone(), 1));
+                j += 1;
+            }
+            (Some(a), None) => {
+                out.push((a.clone(), -1));
+                i += 1;
+            }
+            (None, Some(b)) => {
+                out.push((b.clone(), 1));
+                j += 1;
+            }
+            (None, None) => break,
+        }
+    }
+    out
 }
 
 fn as_datetime(value: &Value) -> Option<DateTime> {

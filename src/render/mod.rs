@@ -503,14 +503,9 @@ impl<'scope> Renderer<'_, 'scope> {
             ),
             None => pairs,
         };
-        // A pair inserted and retracted at one time comes in one batch.
-        let mut results = matched
-            .clone()
-            .map(|(_, merged)| merged)
-            .consolidate_stream()
-            .inner
-            .filter(|(_, _, diff)| *diff > 0)
-            .as_collection();
+        // A reference row replaced at an event's own time gives the pair an
+        // insertion and a retraction at that time: keep net insertions.
+        let mut results = positive(matched.clone().map(|(_, merged)| merged));
         if left_outer {
             let matched_left = matched.map(|(left, _)| (left, ())).distinct();
             let unmatched = keyed_left
@@ -576,14 +571,10 @@ impl<'scope> Renderer<'_, 'scope> {
                 },
             ),
             None => pairs,
-        }
+        };
         // A pair is inserted when its later row arrives and retracted when
-        // either row is released; the insertions are the results. A pair
-        // inserted and retracted at one time comes in one batch.
-        .consolidate_stream()
-        .inner
-        .filter(|(_, _, diff)| *diff > 0)
-        .as_collection();
+        // either row is released; the insertions are the results.
+        let matched = positive_pairs(matched);
         let strip = left_time.clone();
         let mut results = matched.clone().map(move |(_, mut merged)| {
             merged.remove(&strip);
@@ -715,6 +706,17 @@ fn join_key(keys: &[ScalarExpr], row: &Row, ctx: &EvalContext) -> Result<Vec<Val
 /// in different batches, so this consolidates before keeping insertions.
 fn positive(rows: Rows<'_>) -> Rows<'_> {
     rows.consolidate()
+        .inner
+        .filter(|(_, _, diff)| *diff > 0)
+        .as_collection()
+}
+
+/// [`positive`] for (left row, merged row) pairs.
+fn positive_pairs(
+    pairs: VecCollection<'_, Time, (Row, Row), isize>,
+) -> VecCollection<'_, Time, (Row, Row), isize> {
+    pairs
+        .consolidate()
         .inner
         .filter(|(_, _, diff)| *diff > 0)
         .as_collection()
