@@ -79,6 +79,10 @@ pub struct InputSummary {
     pub adjusted: u64,
     /// Events the ordering policy dropped.
     pub dropped: u64,
+    /// Events found late (event time before arrival − late tolerance).
+    pub late: u64,
+    /// Events found out of order beyond the tolerance.
+    pub out_of_order: u64,
 }
 
 /// What a run did.
@@ -105,6 +109,8 @@ impl Summary {
 
 #[derive(Default)]
 struct SourceCounters {
+    late: AtomicU64,
+    out_of_order: AtomicU64,
     events: AtomicU64,
     bad: AtomicU64,
     adjusted: AtomicU64,
@@ -349,6 +355,8 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
                 bad: c.bad.load(Ordering::Relaxed),
                 adjusted: c.adjusted.load(Ordering::Relaxed),
                 dropped: c.dropped.load(Ordering::Relaxed),
+                late: c.late.load(Ordering::Relaxed),
+                out_of_order: c.out_of_order.load(Ordering::Relaxed),
             })
             .collect(),
         outputs: shared
@@ -575,6 +583,7 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
         return follow_reference(feed, shared);
     }
     let mut read = 0;
+    let mut ended = false;
     for _ in 0..BATCH {
         let item = match feed.reader.reader.poll() {
             Ok(Next::Event(item)) => item,
@@ -595,7 +604,10 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
                 feed.session.flush();
                 return Fed::Events(read);
             }
-            Ok(Next::End) => return Fed::End,
+            Ok(Next::End) => {
+                ended = true;
+                break;
+            }
             Err(e) => {
                 record_io_error(shared, &feed.reader.alias, e);
                 return Fed::End;
@@ -705,6 +717,13 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
             }
         }
     }
+    let (late, out_of_order) = feed
+        .substreams
+        .values()
+        .map(Watermark::counts)
+        .fold(feed.watermark.counts(), |a, b| (a.0 + b.0, a.1 + b.1));
+    counters.late.store(late, Ordering::Relaxed);
+    counters.out_of_order.store(out_of_order, Ordering::Relaxed);
     // Substreams have a watermark each; a new key may still bring an early
     // event, so the input's time only advances at the end of the input.
     let watermark = feed.watermark.current().ticks();
@@ -717,7 +736,11 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
         }
     }
     feed.session.flush();
-    Fed::Events(read)
+    if ended {
+        Fed::End
+    } else {
+        Fed::Events(read)
+    }
 }
 
 /// Casts the columns a `CREATE TABLE` declares; NaN floats are filtered at

@@ -34,6 +34,8 @@ pub struct Watermark {
     policy: EventOrdering,
     max_event: Option<DateTime>,
     current: DateTime,
+    late: u64,
+    out_of_order: u64,
 }
 
 impl Watermark {
@@ -43,7 +45,15 @@ impl Watermark {
             policy,
             max_event: None,
             current: DateTime(i64::MIN),
+            late: 0,
+            out_of_order: 0,
         }
+    }
+
+    /// Events found late (before arrival − late tolerance) and out of order
+    /// beyond the tolerance so far, whatever the action did with them.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.late, self.out_of_order)
     }
 
     /// The current watermark: no later event gets an earlier time.
@@ -76,6 +86,7 @@ impl Watermark {
                     .saturating_sub(late_seconds.saturating_mul(TICKS_PER_SECOND)),
             );
             if time < bound {
+                self.late += 1;
                 match action {
                     OrderingAction::Adjust => {
                         time = bound;
@@ -92,6 +103,7 @@ impl Watermark {
                 None => self.current,
             };
             if time < bound {
+                self.out_of_order += 1;
                 match action {
                     OrderingAction::Adjust => {
                         time = bound;
@@ -103,6 +115,9 @@ impl Watermark {
         }
         // Never below what the dataflow has already closed.
         if time < self.current {
+            if !adjusted {
+                self.out_of_order += 1;
+            }
             match action {
                 OrderingAction::Adjust => {
                     time = self.current;
@@ -183,6 +198,7 @@ mod tests {
         assert_eq!(w.admit(m(38), Some(m(43))), Admission::Accepted(m(38)));
         // Event 5 is beyond it (35 < 45 - 8): adjusted to arrival - 8 s.
         assert_eq!(w.admit(m(35), Some(m(45))), Admission::Adjusted(m(37)));
+        assert_eq!(w.counts(), (1, 1), "one late event, one out of order");
     }
 
     #[test]

@@ -306,7 +306,7 @@ fn job_file_with_steps_union_and_two_outputs() {
         ]
     );
     assert!(
-        stderr.contains("input Cars: 3 events, 1 adjusted"),
+        stderr.contains("input Cars: 3 events, 1 out of order, 1 adjusted"),
         "{stderr}"
     );
 }
@@ -602,4 +602,77 @@ fn joins_between_streams_need_a_time_bound_and_reference_data_needs_a_join() {
         "{stderr}"
     );
     assert!(stderr.contains("q.asaql:1:45"), "{stderr}");
+}
+
+#[test]
+fn a_chain_of_three_streams_and_a_non_equality_reference_join() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let at = |s: u32| format!("2024-01-01T00:00:{s:02}Z");
+    write(
+        dir.path(),
+        "orders.jsonl",
+        &format!(
+            "{{\"o\": 1, \"ts\": \"{}\"}}\n{{\"o\": 2, \"ts\": \"{}\"}}\n",
+            at(10),
+            at(30)
+        ),
+    );
+    write(
+        dir.path(),
+        "payments.jsonl",
+        &format!("{{\"o\": 1, \"amount\": 70, \"ts\": \"{}\"}}\n{{\"o\": 2, \"amount\": 5, \"ts\": \"{}\"}}\n", at(12), at(31)),
+    );
+    write(
+        dir.path(),
+        "shipments.jsonl",
+        &format!(
+            "{{\"o\": 1, \"ts\": \"{}\"}}\n{{\"o\": 2, \"ts\": \"{}\"}}\n",
+            at(15),
+            at(50)
+        ),
+    );
+    write(
+        dir.path(),
+        "tiers.jsonl",
+        "{\"tier\": \"gold\", \"min\": 50}\n{\"tier\": \"basic\", \"min\": 0}\n",
+    );
+    write(
+        dir.path(),
+        "q.asaql",
+        "WITH Shipped AS (\n\
+           SELECT o.o AS orderId, p.amount, System.Timestamp() AS shippedAt\n\
+           FROM Orders o TIMESTAMP BY ts\n\
+           JOIN Payments p TIMESTAMP BY ts ON o.o = p.o AND DATEDIFF(second, o, p) BETWEEN 0 AND 5\n\
+           JOIN Shipments s TIMESTAMP BY ts ON o.o = s.o AND DATEDIFF(second, o, s) BETWEEN 0 AND 10\n\
+         )\n\
+         SELECT sh.orderId, sh.amount, sh.shippedAt, t.tier INTO Out\n\
+         FROM Shipped sh JOIN Tiers t ON sh.amount >= t.min",
+    );
+    let (code, _, stderr) = run(&[
+        "run",
+        "--query",
+        dir.path().join("q.asaql").to_str().expect("utf-8"),
+        "--input",
+        &format!("Orders={}", dir.path().join("orders.jsonl").display()),
+        "--input",
+        &format!("Payments={}", dir.path().join("payments.jsonl").display()),
+        "--input",
+        &format!("Shipments={}", dir.path().join("shipments.jsonl").display()),
+        "--reference",
+        &format!("Tiers={}", dir.path().join("tiers.jsonl").display()),
+        "--output",
+        &format!("Out={}", dir.path().join("out.jsonl").display()),
+        "-w",
+        "2",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    // Order 2 ships 20 s after it was placed: outside the 10 s bound.
+    // Order 1 (70) matches both tiers whose minimum it reaches.
+    assert_eq!(
+        lines(&dir.path().join("out.jsonl")),
+        vec![
+            serde_json::json!({"orderId": 1, "amount": 70, "shippedAt": "2024-01-01T00:00:15.0000000Z", "tier": "basic"}),
+            serde_json::json!({"orderId": 1, "amount": 70, "shippedAt": "2024-01-01T00:00:15.0000000Z", "tier": "gold"}),
+        ]
+    );
 }

@@ -331,6 +331,12 @@ fn print_summary(summary: &Summary) {
         if input.bad > 0 {
             line.push_str(&format!(", {} bad", input.bad));
         }
+        if input.late > 0 {
+            line.push_str(&format!(", {} late", input.late));
+        }
+        if input.out_of_order > 0 {
+            line.push_str(&format!(", {} out of order", input.out_of_order));
+        }
         if input.adjusted > 0 {
             line.push_str(&format!(", {} adjusted", input.adjusted));
         }
