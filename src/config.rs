@@ -101,6 +101,12 @@ pub struct RawInput {
     /// Reference data: check the file for changes this often (milliseconds).
     #[serde(default)]
     pub refresh_ms: Option<u64>,
+    /// `{date}` in a reference path: its format (default `yyyy/MM/dd`).
+    #[serde(default)]
+    pub date_format: Option<String>,
+    /// `{time}` in a reference path: its format (default `HH`).
+    #[serde(default)]
+    pub time_format: Option<String>,
     /// `kind = "generate"`: how many events.
     #[serde(default)]
     pub events: Option<u64>,
@@ -270,6 +276,8 @@ pub struct InputConfig {
     pub generator: Option<crate::connectors::generate::GeneratorSpec>,
     /// Reference files: re-read on change, checking this often (ms).
     pub refresh_ms: Option<u64>,
+    /// Formats of `{date}` and `{time}` in a reference path.
+    pub date_time_formats: (String, String),
 }
 
 /// A validated output.
@@ -542,6 +550,8 @@ impl JobConfig {
                 input_type: Some(input_type.to_string()),
                 arrival_time_field: None,
                 refresh_ms: None,
+                date_format: None,
+                time_format: None,
                 events: None,
                 keys: None,
                 rate: None,
@@ -568,6 +578,11 @@ impl JobConfig {
     }
 }
 
+/// ASA's default `{date}` and `{time}` formats.
+pub fn default_date_time_formats() -> (String, String) {
+    ("yyyy/MM/dd".to_string(), "HH".to_string())
+}
+
 fn split_flag(spec: &str) -> Result<(&str, &str), String> {
     spec.split_once('=')
         .filter(|(a, p)| !a.is_empty() && !p.is_empty())
@@ -589,6 +604,7 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
             input_type: InputType::Stream,
             arrival_time_field: None,
             refresh_ms: None,
+            date_time_formats: default_date_time_formats(),
             generator: Some(crate::connectors::generate::GeneratorSpec {
                 events: input.events.unwrap_or(1_000_000),
                 keys: input.keys.unwrap_or(1000),
@@ -650,6 +666,14 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
             InputType::Reference => Some(input.refresh_ms.unwrap_or(1000)),
             InputType::Stream => None,
         },
+        date_time_formats: (
+            input
+                .date_format
+                .unwrap_or_else(|| default_date_time_formats().0),
+            input
+                .time_format
+                .unwrap_or_else(|| default_date_time_formats().1),
+        ),
     })
 }
 

@@ -320,6 +320,7 @@ fn run_in(
             arrival_time_field: case.arrival_time_field.clone(),
             generator: None,
             refresh_ms: None,
+            date_time_formats: crate::config::default_date_time_formats(),
         })
         .collect();
     let outputs = case

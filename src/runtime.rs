@@ -28,6 +28,7 @@ use timely::dataflow::ProbeHandle;
 
 use crate::config::{CompatLevel, Endpoint, ErrorPolicy, InputConfig, JobConfig};
 use crate::connectors::file::{JsonLinesWriter, ReadOptions};
+use crate::connectors::path_pattern::PathPattern;
 use crate::connectors::{reasons, BadEvent, EventSource, Next};
 use crate::expr::eval::{eval, EvalContext};
 use crate::plan::{EmitMode, Plan, SourcePlan};
@@ -150,6 +151,8 @@ struct SourceReader {
 /// Re-reading a reference file that changes while the job runs.
 struct Reload {
     path: std::path::PathBuf,
+    /// `{date}/{time}`: the newest file at or before now is the table.
+    pattern: Option<PathPattern>,
     format: crate::config::Format,
     options: ReadOptions,
     every: Duration,
@@ -158,7 +161,8 @@ struct Reload {
 /// A reference table kept after its first load, to diff a new version against.
 struct Table {
     rows: Vec<Row>,
-    modified: Option<std::time::SystemTime>,
+    /// The file the rows came from, and its modification time.
+    modified: Option<(std::path::PathBuf, std::time::SystemTime)>,
     checked: Instant,
 }
 
@@ -179,19 +183,39 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
     let mut readers = Vec::with_capacity(plan.sources.len());
     for source in &plan.sources {
         let input = find_input(job, source)?;
+        let pattern = match (&input.endpoint, source.reference) {
+            (Endpoint::File(path), true) => {
+                PathPattern::parse(path, &input.date_time_formats.0, &input.date_time_formats.1)
+            }
+            _ => None,
+        };
+        let endpoint = match &pattern {
+            Some(p) => match p.latest(DateTime::now()) {
+                Some((path, _)) => Endpoint::File(path),
+                None => return Err(RunError::Io {
+                    context: format!("input \"{}\"", input.alias),
+                    source: io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "no reference file matches the {date}/{time} path pattern at or before now",
+                    ),
+                }),
+            },
+            None => input.endpoint.clone(),
+        };
         let reader = match &input.generator {
             Some(spec) => Ok(EventSource::Generated(
                 crate::connectors::generate::Generator::new(spec.clone()),
             )),
-            None => EventSource::open(&input.endpoint, input.format, read_options),
+            None => EventSource::open(&endpoint, input.format, read_options),
         }
         .map_err(|source_error| RunError::Io {
             context: format!("input \"{}\"", input.alias),
             source: source_error,
         })?;
-        let reload = match (&input.endpoint, source.reference, input.refresh_ms) {
+        let reload = match (&endpoint, source.reference, input.refresh_ms) {
             (Endpoint::File(path), true, Some(ms)) => Some(Reload {
                 path: path.clone(),
+                pattern,
                 format: input.format,
                 options: read_options,
                 every: Duration::from_millis(ms.max(10)),
@@ -591,11 +615,10 @@ fn feed_batch(feed: &mut Feed, shared: &Shared, file_arrival: DateTime) -> Fed {
             Ok(Next::End) if source.reference && feed.reader.reload.is_some() => {
                 let mut rows = std::mem::take(&mut feed.loaded);
                 rows.sort();
-                let modified = feed
-                    .reader
-                    .reload
-                    .as_ref()
-                    .and_then(|r| std::fs::metadata(&r.path).and_then(|m| m.modified()).ok());
+                let modified = feed.reader.reload.as_ref().and_then(|r| {
+                    let at = std::fs::metadata(&r.path).and_then(|m| m.modified()).ok()?;
+                    Some((r.path.clone(), at))
+                });
                 feed.table = Some(Table {
                     rows,
                     modified,
@@ -795,13 +818,20 @@ fn follow_reference(feed: &mut Feed, shared: &Shared) -> Fed {
     let mut changed = 0;
     if table.checked.elapsed() >= reload.every {
         table.checked = Instant::now();
-        let modified = std::fs::metadata(&reload.path)
+        let path = match &reload.pattern {
+            Some(pattern) => pattern
+                .latest(DateTime::now())
+                .map_or_else(|| reload.path.clone(), |(path, _)| path),
+            None => reload.path.clone(),
+        };
+        let modified = std::fs::metadata(&path)
             .and_then(|m| m.modified())
-            .ok();
+            .ok()
+            .map(|at| (path.clone(), at));
         if modified != table.modified {
             let mut rows = Vec::with_capacity(table.rows.len());
             let read = crate::connectors::file::EventReader::open(
-                &Endpoint::File(reload.path.clone()),
+                &Endpoint::File(path),
                 reload.format,
                 reload.options,
             )
