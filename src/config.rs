@@ -98,6 +98,11 @@ pub struct RawInput {
     /// A field holding each event's arrival time (otherwise: when the file is read).
     #[serde(default)]
     pub arrival_time_field: Option<String>,
+    /// Whether a stream file is split across all workers, each part a
+    /// partition with its own watermark (default true); false reads it on
+    /// one worker as one partition.
+    #[serde(default)]
+    pub split: Option<bool>,
     /// Reference data: check the file for changes this often (milliseconds).
     #[serde(default)]
     pub refresh_ms: Option<u64>,
@@ -272,6 +277,9 @@ pub struct InputConfig {
     pub input_type: InputType,
     /// Field holding the arrival time.
     pub arrival_time_field: Option<String>,
+    /// A stream file (or generated stream) is read by every worker, each
+    /// decoding its own share of the events as one partition.
+    pub split: bool,
     /// Generated events instead of a file (`kind = "generate"`).
     pub generator: Option<crate::connectors::generate::GeneratorSpec>,
     /// Reference files: re-read on change, checking this often (ms).
@@ -549,6 +557,7 @@ impl JobConfig {
                 format: None,
                 input_type: Some(input_type.to_string()),
                 arrival_time_field: None,
+                split: None,
                 refresh_ms: None,
                 date_format: None,
                 time_format: None,
@@ -603,6 +612,7 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
             format: Format::Json,
             input_type: InputType::Stream,
             arrival_time_field: None,
+            split: input.split.unwrap_or(true),
             refresh_ms: None,
             date_time_formats: default_date_time_formats(),
             generator: Some(crate::connectors::generate::GeneratorSpec {
@@ -655,12 +665,15 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
             ))
         }
     };
+    let split =
+        input_type == InputType::Stream && endpoint != Endpoint::Std && input.split.unwrap_or(true);
     Ok(InputConfig {
         alias: input.alias,
         endpoint,
         format,
         input_type,
         arrival_time_field: input.arrival_time_field,
+        split,
         generator: None,
         refresh_ms: match input_type {
             InputType::Reference => Some(input.refresh_ms.unwrap_or(1000)),

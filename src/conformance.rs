@@ -307,6 +307,8 @@ fn run_in(
         .map(|(alias, file)| InputConfig {
             alias: alias.clone(),
             endpoint: Endpoint::File(dir.join(file.as_str().unwrap_or_default())),
+            // An ASA blob input is one partition: its events share one watermark.
+            split: false,
             format: Format::Json,
             input_type: if case
                 .reference_inputs

@@ -298,6 +298,26 @@ pub enum ProjectItem {
 }
 
 impl Plan {
+    /// How far behind the output frontier an input event can still change a
+    /// result, in ticks: an event at time `t` only affects results at
+    /// times up to `t + horizon` (window sizes, session durations and join
+    /// bounds, summed along each path from a source to an output). A Kafka
+    /// source commits the offset of an event once the flushed outputs have
+    /// passed its time plus this horizon, so that a restart replays every
+    /// event a pending result still needs.
+    pub fn retention_horizon(&self) -> i64 {
+        let step_horizons: Vec<i64> = self.steps.iter().fold(Vec::new(), |mut done, step| {
+            let h = rel_horizon(&step.rel, &done);
+            done.push(h);
+            done
+        });
+        self.outputs
+            .iter()
+            .map(|o| rel_horizon(&o.rel, &step_horizons))
+            .max()
+            .unwrap_or(0)
+    }
+
     /// A readable rendering of the plan, one operator per line.
     pub fn explain(&self, source_text: &str) -> String {
         let mut out = String::new();
@@ -511,5 +531,53 @@ impl WindowPlan {
                 format!("Windows({})", inner.join(", "))
             }
         }
+    }
+}
+
+/// The horizon of one relation (see [`Plan::retention_horizon`]); steps
+/// are computed in order, so a step only reads earlier steps.
+fn rel_horizon(rel: &Rel, steps: &[i64]) -> i64 {
+    match rel {
+        Rel::Source(_) => 0,
+        Rel::Step(id) => steps.get(*id).copied().unwrap_or(0),
+        Rel::Filter { input, .. }
+        | Rel::Project { input, .. }
+        | Rel::Nest { input, .. }
+        | Rel::Apply { input, .. } => rel_horizon(input, steps),
+        Rel::Aggregate { input, window, .. } => {
+            rel_horizon(input, steps).saturating_add(window_horizon(window))
+        }
+        Rel::LookupJoin { left, right, .. } => {
+            rel_horizon(left, steps).max(rel_horizon(right, steps))
+        }
+        Rel::TemporalJoin {
+            left,
+            right,
+            low,
+            high,
+            unmatched_delay,
+            ..
+        } => rel_horizon(left, steps)
+            .max(rel_horizon(right, steps))
+            .saturating_add(low.abs().max(high.abs()).max(*unmatched_delay))
+            .saturating_add(1),
+        Rel::Union { inputs, .. } => inputs
+            .iter()
+            .map(|r| rel_horizon(r, steps))
+            .max()
+            .unwrap_or(0),
+    }
+}
+
+fn window_horizon(window: &WindowPlan) -> i64 {
+    match window {
+        WindowPlan::Hopping { size, .. } | WindowPlan::Sliding { size } => size.saturating_add(1),
+        WindowPlan::Session { max_duration, .. } => max_duration.saturating_add(1),
+        WindowPlan::Snapshot => 1,
+        WindowPlan::Multiple(windows) => windows
+            .iter()
+            .map(|(_, w)| window_horizon(w))
+            .max()
+            .unwrap_or(1),
     }
 }

@@ -24,17 +24,21 @@ struct Event {
 /// (key, left id, right id or -1, output time)
 type Out = (i64, i64, i64, i64);
 
-/// The out-of-order policy with adjust, per input.
-fn admit(events: &[Event], tolerance: i64) -> Vec<Event> {
-    let mut max_seen: Option<i64> = None;
-    let mut watermark = i64::MIN;
+/// The out-of-order policy with adjust, per input partition: a file read by
+/// `parts` workers is `parts` partitions (event `i` in partition `i % parts`),
+/// each with its own watermark.
+fn admit(events: &[Event], tolerance: i64, parts: usize) -> Vec<Event> {
+    let mut max_seen: Vec<Option<i64>> = vec![None; parts];
+    let mut watermark = vec![i64::MIN; parts];
     events
         .iter()
-        .map(|e| {
-            let t = e.t.max(watermark);
-            if max_seen.is_none_or(|m| t > m) {
-                max_seen = Some(t);
-                watermark = watermark.max(t - tolerance);
+        .enumerate()
+        .map(|(i, e)| {
+            let p = i % parts;
+            let t = e.t.max(watermark[p]);
+            if max_seen[p].is_none_or(|m| t > m) {
+                max_seen[p] = Some(t);
+                watermark[p] = watermark[p].max(t - tolerance);
             }
             Event { t, ..e.clone() }
         })
@@ -160,8 +164,8 @@ proptest! {
     ) {
         let hi = lo + width;
         let dir = tempfile::tempdir().expect("temp dir");
-        let expected = reference(&admit(&a, tolerance), &admit(&b, tolerance), lo, hi, left);
         for workers in [1, 4] {
+            let expected = reference(&admit(&a, tolerance, workers), &admit(&b, tolerance, workers), lo, hi, left);
             let actual = run_eddy(dir.path(), &a, &b, lo, hi, left, tolerance, workers);
             prop_assert_eq!(&actual, &expected, "lo {}, hi {}, left {}, tolerance {}, -w {}", lo, hi, left, tolerance, workers);
         }

@@ -268,7 +268,7 @@ fn job_file_with_steps_union_and_two_outputs() {
         dir.path(),
         "job.toml",
         "query = \"q.asaql\"\n\
-         [[inputs]]\nalias = \"Cars\"\npath = \"data/cars.jsonl\"\n\
+         [[inputs]]\nalias = \"Cars\"\npath = \"data/cars.jsonl\"\nsplit = false\n\
          [[outputs]]\nalias = \"Heavies\"\npath = \"out/heavies.jsonl\"\n\
          [[outputs]]\nalias = \"Kinds\"\npath = \"out/kinds.jsonl\"\n",
     );
@@ -276,7 +276,8 @@ fn job_file_with_steps_union_and_two_outputs() {
     let (code, _, stderr) = run(&["run", "--job", job.to_str().expect("utf-8"), "-w", "2"]);
     assert_eq!(code, 0, "{stderr}");
     // The out-of-order Make2 event (00:00:01 after 00:00:02) is adjusted to
-    // the watermark, as ASA's default policy (0 s tolerance, adjust) does.
+    // the watermark, as ASA's default policy (0 s tolerance, adjust) does;
+    // `split = false` keeps the file one partition on two workers.
     assert_eq!(
         lines(&dir.path().join("out/heavies.jsonl")),
         vec![
@@ -311,7 +312,10 @@ fn job_file_with_steps_union_and_two_outputs() {
     );
 }
 
-/// Every case expected to pass gives byte-identical output with 1 and 4 workers.
+/// Every case expected to pass gives byte-identical output with 1 and 4
+/// workers, when its input is in event-time order. (Four workers split a
+/// file into four partitions with a watermark each, so an out-of-order event
+/// may be adjusted differently: docs/semantics.md, "Partitions".)
 #[test]
 fn four_workers_write_what_one_worker_writes() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -337,6 +341,7 @@ fn four_workers_write_what_one_worker_writes() {
         .expect("json");
         let dir = tempfile::tempdir().expect("temp dir");
         let mut outputs_by_workers = Vec::new();
+        let mut in_order = true;
         for workers in ["1", "4"] {
             let mut args: Vec<String> = vec![
                 "run".into(),
@@ -376,12 +381,18 @@ fn four_workers_write_what_one_worker_writes() {
                 "{name}: {}",
                 String::from_utf8_lossy(&out.stderr)
             );
+            if workers == "1" {
+                in_order = !String::from_utf8_lossy(&out.stderr).contains("out of order");
+            }
             outputs_by_workers.push(
                 paths
                     .iter()
                     .map(|p| std::fs::read_to_string(p).expect("output"))
                     .collect::<Vec<_>>(),
             );
+        }
+        if !in_order {
+            continue;
         }
         assert_eq!(
             outputs_by_workers[0], outputs_by_workers[1],

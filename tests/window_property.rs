@@ -61,15 +61,19 @@ fn aggregate(k: i64, end: i64, events: &[&Event]) -> Out {
 
 /// ASA's out-of-order policy with adjust: an event before the watermark
 /// (largest time seen minus the tolerance) takes the watermark's time.
-fn admit(events: &[Event], tolerance: i64) -> Vec<Event> {
-    let mut max_seen: Option<i64> = None;
-    let mut watermark = i64::MIN;
+///
+/// A file read by `parts` workers is `parts` partitions: event `i` belongs to
+/// partition `i % parts`, and each partition has its own watermark.
+fn admit(events: &[Event], tolerance: i64, parts: usize) -> Vec<Event> {
+    let mut max_seen: Vec<Option<i64>> = vec![None; parts];
+    let mut watermark = vec![i64::MIN; parts];
     let mut out = Vec::new();
-    for e in events {
-        let t = e.t.max(watermark);
-        if max_seen.is_none_or(|m| t > m) {
-            max_seen = Some(t);
-            watermark = watermark.max(t - tolerance);
+    for (i, e) in events.iter().enumerate() {
+        let p = i % parts;
+        let t = e.t.max(watermark[p]);
+        if max_seen[p].is_none_or(|m| t > m) {
+            max_seen[p] = Some(t);
+            watermark[p] = watermark[p].max(t - tolerance);
         }
         out.push(Event { t, ..e.clone() });
     }
@@ -273,13 +277,13 @@ proptest! {
         let dir = tempfile::tempdir().expect("temp dir");
         // Window grids are aligned to the Unix epoch: compute in absolute seconds.
         let absolute: Vec<Event> = events.iter().map(|e| Event { t: e.t + BASE, ..e.clone() }).collect();
-        let admitted = admit(&absolute, tolerance);
-        let mut expected: Vec<Out> = reference(&admitted, &window)
-            .into_iter()
-            .map(|(k, end, c, s, mn, mx)| (k, end - BASE, c, s, mn, mx))
-            .collect();
-        expected.sort();
         for (workers, emit) in [(1, "final"), (4, "final"), (2, "changes")] {
+            let admitted = admit(&absolute, tolerance, workers);
+            let mut expected: Vec<Out> = reference(&admitted, &window)
+                .into_iter()
+                .map(|(k, end, c, s, mn, mx)| (k, end - BASE, c, s, mn, mx))
+                .collect();
+            expected.sort();
             let actual = run_eddy(dir.path(), &events, &window, tolerance, workers, emit);
             prop_assert_eq!(&actual, &expected, "window {:?}, tolerance {}, -w {}, emit {}", window, tolerance, workers, emit);
         }

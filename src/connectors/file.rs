@@ -21,6 +21,30 @@ pub struct EventReader {
     inner: ReaderKind,
     lower_case_names: bool,
     bool_as_bit: bool,
+    part: Part,
+    /// Events seen so far (this part's and the others').
+    seen: usize,
+}
+
+/// Which share of a file's events a reader decodes: event `i` (counting
+/// non-blank lines, CSV records or array elements from 0) belongs to part
+/// `i % parts`. Every reader scans the whole file but decodes only its own
+/// events, so parts hold events from the same stretch of time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// This part, `0..parts`.
+    pub index: usize,
+    /// How many parts the file is split into.
+    pub parts: usize,
+}
+
+impl Part {
+    /// The whole file.
+    pub const WHOLE: Part = Part { index: 0, parts: 1 };
+
+    fn owns(self, event: usize) -> bool {
+        self.parts <= 1 || event % self.parts == self.index
+    }
 }
 
 enum ReaderKind {
@@ -108,7 +132,15 @@ impl EventReader {
             inner,
             lower_case_names: options.lower_case_names,
             bool_as_bit: options.bool_as_bit,
+            part: Part::WHOLE,
+            seen: 0,
         })
+    }
+
+    /// Decodes only `part` of the events from now on.
+    pub fn with_part(mut self, part: Part) -> Self {
+        self.part = part;
+        self
     }
 
     /// The next event, `None` at end of input. I/O errors end the input.
@@ -131,9 +163,13 @@ impl EventReader {
                 if text.is_empty() {
                     continue;
                 }
+                self.seen += 1;
+                if !self.part.owns(self.seen - 1) {
+                    continue;
+                }
                 break decode_json_object(text, *line_no, bool_as_bit);
             },
-            ReaderKind::JsonArray { items } => match items.next() {
+            ReaderKind::JsonArray { items } => match items.find(|(i, _)| self.part.owns(*i)) {
                 None => {
                     self.inner = ReaderKind::Done;
                     return Ok(None);
@@ -149,7 +185,7 @@ impl EventReader {
                 reader,
                 header,
                 record,
-            } => match reader.read_record(record) {
+            } => match read_owned_record(reader, record, self.part, &mut self.seen) {
                 Ok(false) => {
                     self.inner = ReaderKind::Done;
                     return Ok(None);
@@ -196,6 +232,24 @@ impl EventReader {
             Ok(row) if self.lower_case_names => Ok(lower_case(row)),
             other => other,
         }))
+    }
+}
+
+/// Reads the next CSV record of `part`, skipping the others' records.
+fn read_owned_record(
+    reader: &mut csv::Reader<Box<dyn Read + Send>>,
+    record: &mut csv::StringRecord,
+    part: Part,
+    seen: &mut usize,
+) -> csv::Result<bool> {
+    loop {
+        if !reader.read_record(record)? {
+            return Ok(false);
+        }
+        *seen += 1;
+        if part.owns(*seen - 1) {
+            return Ok(true);
+        }
     }
 }
 

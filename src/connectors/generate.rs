@@ -28,15 +28,22 @@ pub struct GeneratorSpec {
 pub struct Generator {
     spec: GeneratorSpec,
     next: u64,
+    step: u64,
     names: [Name; 3],
 }
 
 impl Generator {
     /// A generator at its first event.
     pub fn new(spec: GeneratorSpec) -> Self {
+        Generator::part(spec, 0, 1)
+    }
+
+    /// Only events `index`, `index + parts`, … (one worker's share).
+    pub fn part(spec: GeneratorSpec, index: u64, parts: u64) -> Self {
         Generator {
             spec,
-            next: 0,
+            next: index,
+            step: parts.max(1),
             names: [Name::from("key"), Name::from("value"), Name::from("ts")],
         }
     }
@@ -47,7 +54,7 @@ impl Generator {
             return None;
         }
         let i = self.next;
-        self.next += 1;
+        self.next += self.step;
         let keys = self.spec.keys.max(1);
         let key = (i.wrapping_mul(2_654_435_761)) % keys;
         let value = (i.wrapping_mul(7919)) % 1000;

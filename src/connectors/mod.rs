@@ -62,10 +62,52 @@ pub(crate) fn truncate_raw(text: &str) -> String {
     }
 }
 
+/// One event polled from a source, with where it came from.
+pub struct Polled {
+    /// The event, or why it could not be decoded.
+    pub item: Decoded,
+    /// The input partition it was read from (0 for files and standard input).
+    pub partition: i32,
+    /// Its offset in the partition, where the source has offsets (Kafka).
+    pub offset: Option<i64>,
+    /// Its arrival time, where the source records one (a broker timestamp).
+    pub arrival: Option<crate::types::DateTime>,
+}
+
+impl Polled {
+    /// An event of a source without partitions, offsets or arrival times.
+    pub fn plain(item: Decoded) -> Self {
+        Polled {
+            item,
+            partition: 0,
+            offset: None,
+            arrival: None,
+        }
+    }
+}
+
+/// Where rows of an output go: a file, standard output, or a topic.
+pub trait RowWriter: Send {
+    /// Writes (or enqueues) one row.
+    fn write_row(&mut self, row: &Row) -> std::io::Result<()>;
+    /// Returns once every row written so far is durable where it went
+    /// (flushed to the file, acknowledged by the broker).
+    fn flush(&mut self) -> std::io::Result<()>;
+}
+
+impl RowWriter for file::JsonLinesWriter {
+    fn write_row(&mut self, row: &Row) -> std::io::Result<()> {
+        file::JsonLinesWriter::write_row(self, row)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        file::JsonLinesWriter::flush(self)
+    }
+}
+
 /// What polling a source gives.
 pub enum Next {
     /// An event (or a bad one).
-    Event(Decoded),
+    Event(Polled),
     /// Nothing right now; poll again later (a live stream).
     Pending,
     /// The input has ended.
@@ -90,11 +132,12 @@ impl EventSource {
         endpoint: &crate::config::Endpoint,
         format: crate::config::Format,
         options: file::ReadOptions,
+        part: file::Part,
     ) -> std::io::Result<Self> {
         match endpoint {
-            crate::config::Endpoint::File(_) => Ok(EventSource::Direct(file::EventReader::open(
-                endpoint, format, options,
-            )?)),
+            crate::config::Endpoint::File(_) => Ok(EventSource::Direct(
+                file::EventReader::open(endpoint, format, options)?.with_part(part),
+            )),
             crate::config::Endpoint::Std => {
                 let (tx, rx) = std::sync::mpsc::sync_channel(8192);
                 let endpoint = endpoint.clone();
@@ -130,15 +173,15 @@ impl EventSource {
     pub fn poll(&mut self) -> std::io::Result<Next> {
         match self {
             EventSource::Direct(reader) => Ok(match reader.next_event()? {
-                Some(item) => Next::Event(item),
+                Some(item) => Next::Event(Polled::plain(item)),
                 None => Next::End,
             }),
             EventSource::Generated(g) => Ok(match g.next_row() {
-                Some(row) => Next::Event(Ok(row)),
+                Some(row) => Next::Event(Polled::plain(Ok(row))),
                 None => Next::End,
             }),
             EventSource::Background(rx) => match rx.try_recv() {
-                Ok(Ok(item)) => Ok(Next::Event(item)),
+                Ok(Ok(item)) => Ok(Next::Event(Polled::plain(item))),
                 Ok(Err(e)) => Err(e),
                 Err(std::sync::mpsc::TryRecvError::Empty) => Ok(Next::Pending),
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => Ok(Next::End),
