@@ -1370,6 +1370,90 @@ impl Binder<'_> {
         expr
     }
 
+    /// `GetMetadataPropertyValue(alias, 'Property')`: an input event's
+    /// metadata (docs/semantics.md, "Kafka"). `PartitionId`,
+    /// `EventEnqueuedUtcTime` and `EventProcessedUtcTime` are columns of the
+    /// event; `Key`, `Offset`, `Topic`, `[User]` (every header) and
+    /// `[User].[name]` (one header) come from the hidden `__metadata`
+    /// record a Kafka source adds. Anything else, or an input without
+    /// metadata, gives NULL.
+    fn bind_metadata_call(
+        &mut self,
+        call: &ast::FunctionCall,
+        span: Span,
+        scope: &Scope,
+    ) -> ScalarExpr {
+        let alias = match call.args.first() {
+            Some(FunctionArg::Expr(ast::Expr {
+                kind: ExprKind::Column(path),
+                ..
+            })) if path.len() == 1 && scope.is_alias(&path[0].value) => path[0].clone(),
+            _ => {
+                self.errors.push(Diagnostic::error(
+                    codes::INVALID,
+                    span,
+                    "GetMetadataPropertyValue takes an input alias of the FROM clause as its first argument".to_string(),
+                ));
+                return ScalarExpr::Literal(Value::Null);
+            }
+        };
+        let property = match call.args.get(1) {
+            Some(FunctionArg::Expr(ast::Expr {
+                kind: ExprKind::Literal(ast::Literal::String(p)),
+                ..
+            })) if call.args.len() == 2 => p.clone(),
+            _ => {
+                self.errors.push(Diagnostic::error(
+                    codes::INVALID,
+                    span,
+                    "GetMetadataPropertyValue takes a property name as a string literal as its second argument".to_string(),
+                ));
+                return ScalarExpr::Literal(Value::Null);
+            }
+        };
+        let segments: Vec<String> = property
+            .split('.')
+            .map(|p| {
+                p.trim()
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string()
+            })
+            .collect();
+        let ident = |value: &str| ast::Ident {
+            value: value.to_string(),
+            quote: ast::Quote::Bracket,
+            span,
+        };
+        let mut path = vec![alias];
+        let first = segments.first().map(String::as_str).unwrap_or_default();
+        if [
+            "PartitionId",
+            "EventEnqueuedUtcTime",
+            "EventProcessedUtcTime",
+        ]
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(first))
+            && segments.len() == 1
+        {
+            path.push(ident(first));
+        } else {
+            path.push(ident("__metadata"));
+            for (i, segment) in segments.iter().enumerate() {
+                if i == 0 && segment.eq_ignore_ascii_case("User") {
+                    path.push(ident("Headers"));
+                } else {
+                    path.push(ident(segment));
+                }
+            }
+        }
+        let expr = ast::Expr {
+            kind: ExprKind::Column(path),
+            span,
+        };
+        self.bind_expr(&expr, scope)
+    }
+
     fn bind_call(&mut self, call: &ast::FunctionCall, span: Span, scope: &Scope) -> ScalarExpr {
         let name = call.name.value.as_str();
         if let Some(ns) = &call.namespace {
@@ -1392,6 +1476,9 @@ impl Binder<'_> {
             return ScalarExpr::Literal(Value::Null);
         }
         let lower = name.to_ascii_lowercase();
+        if lower == "getmetadatapropertyvalue" {
+            return self.bind_metadata_call(call, span, scope);
+        }
         if matches!(lower.as_str(), "getarrayelements" | "getrecordproperties") {
             self.errors.push(
                 Diagnostic::error(

@@ -278,6 +278,10 @@ pub fn time_column(alias: &str) -> Name {
     Name::from(format!("__time_{}", alias.to_lowercase()))
 }
 
+/// The hidden record of an input event's metadata (a Kafka message's key,
+/// offset, topic and headers), read by `GetMetadataPropertyValue`.
+pub const METADATA_COLUMN: &str = "__metadata";
+
 /// The column holding `System.Window().Id` in an aggregate's output.
 pub const WINDOW_ID_COLUMN: &str = "__window_id";
 

@@ -61,6 +61,22 @@ impl Watermark {
         self.current
     }
 
+    /// Moves the watermark of a live partition with the wall clock: every
+    /// later event arrives at or after `now`, so with a late-arrival
+    /// tolerance its time will be at least `now − tolerance` (§3). An idle
+    /// partition thus holds results back by at most the tolerance. Without
+    /// a tolerance (-1, wait indefinitely) the watermark only follows events.
+    pub fn advance_idle(&mut self, now: DateTime) {
+        if let Some(late_seconds) = self.policy.late_arrival_seconds {
+            let bound = now
+                .0
+                .saturating_sub(late_seconds.saturating_mul(TICKS_PER_SECOND));
+            if bound > self.current.0 {
+                self.current = DateTime(bound);
+            }
+        }
+    }
+
     /// Applies the policies to an event with `event_time`; `arrival` is its
     /// arrival time when known (a broker timestamp, or a configured field),
     /// `None` for file inputs read at one instant.
@@ -210,5 +226,35 @@ mod tests {
         );
         let mut d = Watermark::new(policy(0, OrderingAction::Drop));
         assert_eq!(d.admit(secs(100), Some(secs(120))), Admission::DroppedLate);
+    }
+
+    #[test]
+    fn an_idle_partition_follows_the_clock_minus_the_late_tolerance() {
+        let policy = EventOrdering {
+            late_arrival_seconds: Some(5),
+            out_of_order_seconds: 0,
+            out_of_order_action: OrderingAction::Adjust,
+        };
+        let mut w = Watermark::new(policy);
+        w.advance_idle(DateTime(100 * TICKS_PER_SECOND));
+        assert_eq!(w.current(), DateTime(95 * TICKS_PER_SECOND));
+        // Never backwards.
+        w.advance_idle(DateTime(50 * TICKS_PER_SECOND));
+        assert_eq!(w.current(), DateTime(95 * TICKS_PER_SECOND));
+        // An event arriving later but stamped before the watermark is adjusted to it.
+        assert_eq!(
+            w.admit(
+                DateTime(10 * TICKS_PER_SECOND),
+                Some(DateTime(100 * TICKS_PER_SECOND))
+            ),
+            Admission::Adjusted(DateTime(95 * TICKS_PER_SECOND))
+        );
+        // Waiting indefinitely: only events move it.
+        let mut forever = Watermark::new(EventOrdering {
+            late_arrival_seconds: None,
+            ..policy
+        });
+        forever.advance_idle(DateTime(100 * TICKS_PER_SECOND));
+        assert_eq!(forever.current(), DateTime(i64::MIN));
     }
 }

@@ -29,11 +29,11 @@ use crate::expr::aggregate::{self, AggregateInput};
 use crate::expr::eval::ScalarExpr;
 use crate::expr::eval::{eval, EvalContext};
 use crate::expr::{ops, EvalError};
-use crate::plan::time_column;
 use crate::plan::{
     aggregate_column, key_column, AggregatePlan, EmitMode, Plan, ProjectItem, Rel, Unfold,
     WindowPlan, WINDOW_END_COLUMN, WINDOW_ID_COLUMN,
 };
+use crate::plan::{time_column, METADATA_COLUMN};
 use crate::types::Name;
 use crate::types::{DateTime, Record, Row, Value};
 
@@ -890,6 +890,10 @@ fn project(items: &[ProjectItem], row: &Row, ctx: &EvalContext) -> Result<Row, E
             }
             ProjectItem::Wildcard => {
                 for (name, value) in row.fields() {
+                    // Input metadata stays hidden (GetMetadataPropertyValue reads it).
+                    if name.eq_ignore_ascii_case(METADATA_COLUMN) {
+                        continue;
+                    }
                     out.push_if_absent(name.clone(), value.clone());
                 }
             }
