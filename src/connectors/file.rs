@@ -309,7 +309,8 @@ fn decode_json_object(text: &str, line_no: usize, bool_as_bit: bool) -> Decoded 
     json_to_row(json, bool_as_bit).map_err(bad)
 }
 
-fn json_to_row(json: serde_json::Value, bool_as_bit: bool) -> Result<Row, String> {
+/// A JSON value as a row; anything but an object is an error message.
+pub(crate) fn json_to_row(json: serde_json::Value, bool_as_bit: bool) -> Result<Row, String> {
     match Value::from_json(json, bool_as_bit) {
         Value::Record(record) => Ok(record),
         other => Err(format!(
@@ -342,7 +343,8 @@ pub fn csv_value(field: &str) -> Value {
     Value::String(field.to_string())
 }
 
-fn lower_case(row: Row) -> Row {
+/// The row with its column names lower-cased (compatibility level 1.0).
+pub(crate) fn lower_case(row: Row) -> Row {
     Record::from_fields(
         row.into_fields()
             .into_iter()

@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod generate;
+pub mod kafka;
 pub mod path_pattern;
 
 use crate::types::Row;
