@@ -311,6 +311,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     let options = RunOptions {
         workers: job.workers,
         progress: !args.quiet,
+        cluster: None,
     };
     match run(&job, plan, &options) {
         Ok(summary) => {
