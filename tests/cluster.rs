@@ -369,20 +369,8 @@ fn a_dead_peer_stops_the_other_process_with_a_clear_error() {
 #[test]
 fn the_cluster_stops_the_others_when_one_process_is_killed() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let job = live_job(dir.path());
-    let mut cluster = spawn(
-        eddy()
-            .args(["cluster", "--processes", "2", "--job"])
-            .arg(&job),
-    );
-    let stdin = cluster.stdin.take().expect("stdin");
-    let parent = cluster.id();
-    let mut children = Vec::new();
-    wait_until("both processes start", || {
-        children = cluster_children(parent);
-        children.len() == 2
-    });
-    let (p0, p1) = (children[0].1, children[1].1);
+    let (cluster, stdin, children) = live_cluster(dir.path());
+    let (p0, p1) = (children[0], children[1]);
     wait_until("both processes connect", || connected(p0) && connected(p1));
     // Process 0, frozen, cannot notice its peer's death by itself: only
     // `eddy cluster` can stop it.
@@ -455,4 +443,58 @@ fn an_invalid_job_fails_before_any_process_starts() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("error"), "{stderr}");
     assert!(!stderr.contains("[p0]"), "{stderr}");
+}
+
+/// Starts `eddy cluster` over a live job and waits until its two processes
+/// run; their ids in process order.
+fn live_cluster(dir: &Path) -> (Child, std::process::ChildStdin, Vec<u32>) {
+    let job = live_job(dir);
+    let mut cluster = spawn(
+        eddy()
+            .args(["cluster", "--processes", "2", "--job"])
+            .arg(&job),
+    );
+    let stdin = cluster.stdin.take().expect("stdin");
+    let parent = cluster.id();
+    let mut children = Vec::new();
+    wait_until("both processes start", || {
+        children = cluster_children(parent);
+        children.len() == 2
+    });
+    (
+        cluster,
+        stdin,
+        children.into_iter().map(|(_, pid)| pid).collect(),
+    )
+}
+
+#[test]
+fn sigterm_stops_the_cluster_and_its_processes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (cluster, stdin, children) = live_cluster(dir.path());
+    signal(cluster.id(), libc::SIGTERM);
+    let (code, _stdout, stderr) = finish(cluster);
+    drop(stdin);
+    assert_eq!(code, 128 + libc::SIGTERM, "stderr:\n{stderr}");
+    assert!(
+        stderr.ends_with("error: stopped by SIGTERM; stopped the 2 processes\n"),
+        "{stderr}"
+    );
+    for pid in children {
+        assert!(gone(pid), "process {pid} still runs");
+    }
+}
+
+#[test]
+fn the_processes_die_with_a_killed_cluster() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut cluster, stdin, children) = live_cluster(dir.path());
+    // SIGKILL leaves eddy cluster no chance to clean up: the kernel kills
+    // its processes (PR_SET_PDEATHSIG).
+    cluster.kill().expect("kill eddy cluster");
+    let _ = cluster.wait();
+    drop(stdin);
+    for pid in children {
+        wait_until("the processes die with eddy cluster", || gone(pid));
+    }
 }
