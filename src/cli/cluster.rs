@@ -60,7 +60,7 @@ pub struct ClusterArgs {
     /// What to do with a bad event.
     #[arg(long, value_enum)]
     on_error: Option<OnError>,
-    /// Seconds each process waits for its peers to connect before failing.
+    /// Seconds each process waits for its peers to connect before failing (0: no limit).
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_CONNECT_TIMEOUT_SECS)]
     connect_timeout_secs: u64,
     /// Do not print the cluster's own start and end lines.

@@ -1,7 +1,9 @@
 //! The `eddy` command line: `run`, `check`, `explain`, `test` and `cluster`.
 //!
 //! Exit codes: 0 for success (a closed standard output counts), 1 for an
-//! invalid query, job file or failing test case, 2 for a runtime failure.
+//! invalid query, job file or failing test case, 2 for a runtime failure
+//! (in a cluster: a process that failed, or peers that never connected or
+//! went away); `eddy cluster` stopped by a signal exits 128 + its number.
 
 pub mod cluster;
 pub mod report;
@@ -89,7 +91,7 @@ struct RunArgs {
     /// The cluster's hosts file: one host:port line per process, in process order.
     #[arg(long, value_name = "FILE")]
     hosts: Option<PathBuf>,
-    /// Seconds to wait for every peer process to connect before failing.
+    /// Seconds to wait for every peer process to connect before failing (0: no limit).
     #[arg(long, value_name = "SECS", default_value_t = cluster::DEFAULT_CONNECT_TIMEOUT_SECS)]
     connect_timeout_secs: u64,
 }
