@@ -364,6 +364,7 @@ fn run_in(
         &RunOptions {
             workers: job.workers,
             progress: false,
+            cluster: None,
         },
     )
     .map_err(|e| format!("run failed: {e}"))?;

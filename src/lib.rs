@@ -8,7 +8,8 @@
 //!    outputs, giving a [`plan::Plan`].
 //! 3. [`render`]: the plan as a timely/differential dataflow.
 //! 4. [`connectors`]: events decoded from files and streams, results encoded.
-//! 5. [`runtime`]: workers, sources and sinks wired together for one job.
+//! 5. [`runtime`]: workers, sources and sinks wired together for one job,
+//!    in one process or across a [`cluster`] of processes.
 //!
 //! [`types`] (values), [`expr`] (scalar evaluation) and [`diag`]
 //! (diagnostics) are leaves used by every stage.
@@ -16,6 +17,7 @@
 
 pub mod bind;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod conformance;
 pub mod connectors;

@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub workers: usize,
     /// Show a progress line on standard error when it is a terminal.
     pub progress: bool,
+    /// This process's place in a multi-process cluster; `None` runs in one process.
+    pub cluster: Option<crate::cluster::Membership>,
 }
 
 /// Why a run failed.
@@ -339,7 +341,8 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
     let workers = options.workers.max(1);
 
     let worker_shared = Arc::clone(&shared);
-    let guards = timely::execute(timely::Config::process(workers), move |worker| {
+    let config = crate::cluster::timely_config(workers, options.cluster.as_ref());
+    let guards = timely::execute(config, move |worker| {
         let shared = Arc::clone(&worker_shared);
         run_worker(worker, &shared);
         shared.finished_workers.fetch_add(1, Ordering::SeqCst);

@@ -1,8 +1,11 @@
-//! The `eddy` command line: `run`, `check`, `explain` and `test`.
+//! The `eddy` command line: `run`, `check`, `explain`, `test` and `cluster`.
 //!
 //! Exit codes: 0 for success (a closed standard output counts), 1 for an
-//! invalid query, job file or failing test case, 2 for a runtime failure.
+//! invalid query, job file or failing test case, 2 for a runtime failure
+//! (in a cluster: a process that failed, or peers that never connected or
+//! went away); `eddy cluster` stopped by a signal exits 128 + its number.
 
+pub mod cluster;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -11,6 +14,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::bind::{bind, Catalog, OpenCatalog};
+use crate::cluster::Membership;
 use crate::config::{Endpoint, ErrorPolicy, JobConfig, JobError};
 use crate::conformance::{run_case, Outcome, TestOptions};
 use crate::diag::Diagnostic;
@@ -36,6 +40,8 @@ enum Command {
     Explain(ExplainArgs),
     /// Run case folders (query, inputs, expected outputs, case.json) and compare.
     Test(TestArgs),
+    /// Run a job as several local processes (a timely cluster on 127.0.0.1), supervised.
+    Cluster(cluster::ClusterArgs),
 }
 
 #[derive(Args, Debug)]
@@ -76,6 +82,18 @@ struct RunArgs {
     /// Do not show the progress line.
     #[arg(long)]
     quiet: bool,
+    /// Run as one of N processes of a cluster (each started with the same job, hosts file and -w).
+    #[arg(long, value_name = "N")]
+    processes: Option<usize>,
+    /// This process's index in the cluster, 0 to N-1 (its line in the hosts file).
+    #[arg(long, value_name = "I")]
+    process: Option<usize>,
+    /// The cluster's hosts file: one host:port line per process, in process order.
+    #[arg(long, value_name = "FILE")]
+    hosts: Option<PathBuf>,
+    /// Seconds to wait for every peer process to connect before failing (0: no limit).
+    #[arg(long, value_name = "SECS", default_value_t = cluster::DEFAULT_CONNECT_TIMEOUT_SECS)]
+    connect_timeout_secs: u64,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -126,6 +144,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => cmd_check(args),
         Command::Explain(args) => cmd_explain(args),
         Command::Test(args) => cmd_test(args),
+        Command::Cluster(args) => cluster::cmd_cluster(args),
     }
 }
 
@@ -279,6 +298,14 @@ fn cmd_explain(args: ExplainArgs) -> ExitCode {
 }
 
 fn cmd_run(args: RunArgs) -> ExitCode {
+    let membership =
+        match Membership::from_flags(args.processes, args.process, args.hosts.as_deref()) {
+            Ok(membership) => membership,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
     let Ok(mut loaded) = load(&args.job) else {
         return ExitCode::from(1);
     };
@@ -308,9 +335,16 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     let Some(job) = loaded.job else {
         return ExitCode::from(1);
     };
+    if let Some(membership) = &membership {
+        cluster::guard_process(
+            membership,
+            std::time::Duration::from_secs(args.connect_timeout_secs),
+        );
+    }
     let options = RunOptions {
         workers: job.workers,
         progress: !args.quiet,
+        cluster: membership,
     };
     match run(&job, plan, &options) {
         Ok(summary) => {

@@ -1,0 +1,381 @@
+//! Running one job as several cooperating processes: a timely cluster.
+//!
+//! Every process of a cluster runs the same job with the same number of
+//! worker threads, and knows the addresses of all the processes from a
+//! hosts file (one `host:port` a line, in process order). Process `i`
+//! listens on line `i`; timely connects every pair of processes before the
+//! dataflow starts, and from then on the workers of all processes form one
+//! computation.
+//!
+//! Timely itself waits for its peers forever (it retries a refused
+//! connection every second) and panics in a communication thread when a
+//! peer's connection breaks. [`watch_connect`] puts a bound on the wait;
+//! the command line turns a communication panic into a clear error (see
+//! `src/cli/cluster.rs`).
+
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where this process stands in a cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Membership {
+    /// How many processes the cluster has.
+    pub processes: usize,
+    /// This process's index, from 0 to `processes - 1`.
+    pub process: usize,
+    /// `host:port` of every process, in process order.
+    pub hosts: Vec<String>,
+}
+
+/// Why cluster settings are wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The hosts file could not be read.
+    #[error("cannot read hosts file {}: {source}", path.display())]
+    Read {
+        /// The hosts file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+    /// A line of the hosts file is not a `host:port` address.
+    #[error("{}:{line}: {message}", path.display())]
+    BadLine {
+        /// The hosts file.
+        path: PathBuf,
+        /// The line number, from 1.
+        line: usize,
+        /// What is wrong with the line.
+        message: String,
+    },
+    /// The hosts file does not list one address per process.
+    #[error(
+        "{} lists {found} host{}, but --processes is {expected}: give one host:port line per process",
+        path.display(),
+        if *found == 1 { "" } else { "s" }
+    )]
+    Count {
+        /// The hosts file.
+        path: PathBuf,
+        /// Addresses found.
+        found: usize,
+        /// The number of processes.
+        expected: usize,
+    },
+    /// `--processes 0`.
+    #[error("--processes must be at least 1")]
+    NoProcesses,
+    /// `--process` is not below `--processes`.
+    #[error("--process {process} is out of range: with --processes {processes} it must be 0 to {}", processes - 1)]
+    ProcessOutOfRange {
+        /// The given index.
+        process: usize,
+        /// The number of processes.
+        processes: usize,
+    },
+    /// A cluster without `--hosts`.
+    #[error("--processes {0} needs --hosts FILE, a file of one host:port line per process")]
+    MissingHosts(usize),
+    /// A cluster without `--process`.
+    #[error("--processes {processes} needs --process I, this process's index (0 to {})", processes - 1)]
+    MissingProcess {
+        /// The number of processes.
+        processes: usize,
+    },
+    /// `--process` or `--hosts` without `--processes`.
+    #[error("--process and --hosts need --processes N")]
+    MissingProcesses,
+}
+
+impl Membership {
+    /// Checks the `--processes`, `--process` and `--hosts` flags of one
+    /// process. `None` means a single process: no flags, or `--processes 1`
+    /// (whose `--process` must then be 0 and whose hosts file, if given,
+    /// must list one address).
+    pub fn from_flags(
+        processes: Option<usize>,
+        process: Option<usize>,
+        hosts: Option<&Path>,
+    ) -> Result<Option<Membership>, ClusterError> {
+        let Some(processes) = processes else {
+            if process.is_some() || hosts.is_some() {
+                return Err(ClusterError::MissingProcesses);
+            }
+            return Ok(None);
+        };
+        if processes == 0 {
+            return Err(ClusterError::NoProcesses);
+        }
+        if let Some(process) = process {
+            if process >= processes {
+                return Err(ClusterError::ProcessOutOfRange { process, processes });
+            }
+        }
+        let hosts = match hosts {
+            Some(path) => {
+                let hosts = read_hosts(path)?;
+                if hosts.len() != processes {
+                    return Err(ClusterError::Count {
+                        path: path.to_path_buf(),
+                        found: hosts.len(),
+                        expected: processes,
+                    });
+                }
+                Some(hosts)
+            }
+            None => None,
+        };
+        if processes == 1 {
+            return Ok(None);
+        }
+        let hosts = hosts.ok_or(ClusterError::MissingHosts(processes))?;
+        let process = process.ok_or(ClusterError::MissingProcess { processes })?;
+        Ok(Some(Membership {
+            processes,
+            process,
+            hosts,
+        }))
+    }
+
+    /// The addresses of the other processes, as `host:port (process i)`.
+    pub fn peers(&self) -> Vec<String> {
+        self.hosts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != self.process)
+            .map(|(i, host)| format!("{host} (process {i})"))
+            .collect()
+    }
+}
+
+/// Reads a hosts file: one `host:port` a line, in process order. Blank
+/// lines and `#` comments are skipped.
+pub fn read_hosts(path: &Path) -> Result<Vec<String>, ClusterError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ClusterError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_hosts(&text, path)
+}
+
+/// Parses the text of a hosts file; `path` names it in errors.
+pub fn parse_hosts(text: &str, path: &Path) -> Result<Vec<String>, ClusterError> {
+    let mut hosts = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let bad = |message: String| ClusterError::BadLine {
+            path: path.to_path_buf(),
+            line: index + 1,
+            message,
+        };
+        check_address(line).map_err(|why| bad(format!("\"{line}\" is not host:port: {why}")))?;
+        if let Some(process) = seen.get(line) {
+            return Err(bad(format!(
+                "\"{line}\" is already the address of process {process}; each process needs its own port"
+            )));
+        }
+        seen.insert(line.to_string(), hosts.len());
+        hosts.push(line.to_string());
+    }
+    Ok(hosts)
+}
+
+/// Why `address` is not `host:port`, if it is not.
+fn check_address(address: &str) -> Result<(), &'static str> {
+    if address.chars().any(char::is_whitespace) {
+        return Err("it contains spaces");
+    }
+    let Some((host, port)) = address.rsplit_once(':') else {
+        return Err("no port (expected host:port, e.g. 127.0.0.1:2101)");
+    };
+    if host.is_empty() {
+        return Err("no host before the port");
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err("an IPv6 host needs brackets, e.g. [::1]:2101");
+    }
+    match port.parse::<u16>() {
+        Ok(0) => Err("port 0 is not a fixed port"),
+        Ok(_) => Ok(()),
+        Err(_) => Err("the port is not a number from 1 to 65535"),
+    }
+}
+
+/// The timely configuration for `workers` threads in this process: a
+/// single-process configuration without a cluster (or with one process),
+/// otherwise a cluster with this process's index and every process's
+/// address. Connection reports are off; `timely::execute` builds the
+/// cluster with timely's default hooks, whose `log_fn` logs nothing.
+pub fn timely_config(workers: usize, membership: Option<&Membership>) -> timely::Config {
+    let workers = workers.max(1);
+    match membership {
+        Some(m) if m.processes > 1 => timely::Config {
+            communication: timely::CommunicationConfig::Cluster {
+                threads: workers,
+                process: m.process,
+                addresses: m.hosts.clone(),
+                report: false,
+                zerocopy: false,
+            },
+            worker: timely::WorkerConfig::default(),
+        },
+        _ => timely::Config::process(workers),
+    }
+}
+
+/// Whether timely has connected this process to its peers: its network
+/// and worker threads (`timely:recv-*`, `timely:work-*`) only start once
+/// every connection is made. `None` where the threads cannot be listed
+/// (only Linux's `/proc/self/task` is read).
+pub fn timely_connected() -> Option<bool> {
+    let tasks = std::fs::read_dir("/proc/self/task").ok()?;
+    for task in tasks.flatten() {
+        if let Ok(name) = std::fs::read_to_string(task.path().join("comm")) {
+            if name.starts_with("timely:recv-") || name.starts_with("timely:work-") {
+                return Some(true);
+            }
+        }
+    }
+    Some(false)
+}
+
+/// Calls `on_timeout` from a background thread if timely has not
+/// connected this process to its peers within `timeout` (see
+/// [`timely_connected`]); the thread ends as soon as the connections are
+/// made. Returns false, and watches nothing, where connections cannot be
+/// observed.
+pub fn watch_connect(timeout: Duration, on_timeout: impl FnOnce() + Send + 'static) -> bool {
+    if timely_connected().is_none() {
+        return false;
+    }
+    let started = Instant::now();
+    let spawned = std::thread::Builder::new()
+        .name("eddy:connect-watch".to_string())
+        .spawn(move || loop {
+            if timely_connected() != Some(false) {
+                return;
+            }
+            if started.elapsed() >= timeout {
+                on_timeout();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        });
+    spawned.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Vec<String>, ClusterError> {
+        parse_hosts(text, Path::new("hosts.txt"))
+    }
+
+    #[test]
+    fn hosts_skip_blank_lines_and_comments() {
+        let hosts = parse("# the cluster\n\n127.0.0.1:2101\n  host-b:2102  # second\n[::1]:2103\n")
+            .expect("valid hosts");
+        assert_eq!(hosts, vec!["127.0.0.1:2101", "host-b:2102", "[::1]:2103"]);
+    }
+
+    #[test]
+    fn bad_lines_are_reported_with_their_number() {
+        let cases = [
+            ("a:1\nlocalhost\n", 2, "no port"),
+            ("a:1\n\n:2101\n", 3, "no host"),
+            ("a:x\n", 1, "not a number"),
+            ("a:70000\n", 1, "not a number"),
+            ("a:0\n", 1, "port 0"),
+            ("a b:1\n", 1, "spaces"),
+            ("::1:2101\n", 1, "brackets"),
+            ("a:1\nb:2\na:1\n", 3, "already the address of process 0"),
+        ];
+        for (text, line, message) in cases {
+            match parse(text) {
+                Err(e @ ClusterError::BadLine { line: l, .. }) => {
+                    assert_eq!(l, line, "{text:?}: {e}");
+                    let shown = e.to_string();
+                    assert!(shown.starts_with(&format!("hosts.txt:{line}: ")), "{shown}");
+                    assert!(shown.contains(message), "{text:?}: {shown}");
+                }
+                other => panic!("{text:?}: expected a bad line, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn flags_are_checked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("hosts.txt");
+        std::fs::write(&path, "127.0.0.1:2101\n127.0.0.1:2102\n").expect("write hosts");
+        let m = Membership::from_flags(Some(2), Some(1), Some(&path))
+            .expect("valid flags")
+            .expect("a cluster");
+        assert_eq!(m.process, 1);
+        assert_eq!(m.peers(), vec!["127.0.0.1:2101 (process 0)"]);
+
+        assert!(matches!(Membership::from_flags(None, None, None), Ok(None)));
+        assert!(matches!(
+            Membership::from_flags(Some(1), Some(0), None),
+            Ok(None)
+        ));
+        let error = |r: Result<Option<Membership>, ClusterError>| match r {
+            Err(e) => e.to_string(),
+            Ok(m) => panic!("expected an error, got {m:?}"),
+        };
+        assert_eq!(
+            error(Membership::from_flags(Some(2), Some(2), Some(&path))),
+            "--process 2 is out of range: with --processes 2 it must be 0 to 1"
+        );
+        assert!(error(Membership::from_flags(Some(3), Some(0), Some(&path)))
+            .ends_with("lists 2 hosts, but --processes is 3: give one host:port line per process"));
+        assert!(error(Membership::from_flags(Some(2), Some(0), None)).contains("needs --hosts"));
+        assert!(
+            error(Membership::from_flags(Some(2), None, Some(&path))).contains("needs --process I")
+        );
+        assert!(error(Membership::from_flags(None, Some(0), None)).contains("need --processes"));
+        assert!(error(Membership::from_flags(Some(0), None, None)).contains("at least 1"));
+        assert!(error(Membership::from_flags(
+            Some(2),
+            Some(0),
+            Some(&dir.path().join("missing.txt"))
+        ))
+        .starts_with("cannot read hosts file"));
+    }
+
+    #[test]
+    fn timely_config_is_a_cluster_only_for_several_processes() {
+        let single = timely_config(3, None);
+        assert!(matches!(
+            single.communication,
+            timely::CommunicationConfig::Process(3)
+        ));
+        let m = Membership {
+            processes: 2,
+            process: 1,
+            hosts: vec!["127.0.0.1:2101".into(), "127.0.0.1:2102".into()],
+        };
+        match timely_config(2, Some(&m)).communication {
+            timely::CommunicationConfig::Cluster {
+                threads,
+                process,
+                addresses,
+                report,
+                zerocopy,
+            } => {
+                assert_eq!((threads, process), (2, 1));
+                assert_eq!(addresses, m.hosts);
+                assert!(!report && !zerocopy);
+            }
+            other => panic!("expected a cluster, got {other:?}"),
+        }
+    }
+}
