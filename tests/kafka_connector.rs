@@ -284,6 +284,20 @@ fn a_row_that_does_not_fit_the_avro_schema_is_an_error() {
 }
 
 #[test]
+fn a_full_producer_queue_is_waited_out() {
+    let topic = topic_with("queue-full", 2);
+    let mut out = output(&topic, KafkaFormat::Json, None);
+    // A tiny queue: most sends find it full and wait for deliveries.
+    out.properties
+        .insert("queue.buffering.max.messages".into(), "5".into());
+    let rows: Vec<Row> = (0..300).map(reading).collect();
+    write_all(&out, &rows);
+    let mut reader =
+        KafkaReader::open(&input(&topic, KafkaFormat::Json), &[0, 1], OPTS).expect("opens");
+    assert_eq!(read_to_end(&mut reader).len(), 300);
+}
+
+#[test]
 fn two_readers_of_disjoint_partitions_see_every_message_once() {
     let topic = topic_with("split", 3);
     let rows: Vec<Row> = (0..60).map(reading).collect();

@@ -67,6 +67,9 @@
 //!   (`message.timeout.ms = 0`), a full queue is waited out, and
 //!   [`KafkaWriter::flush`] returns only when every message is acknowledged
 //!   or has failed for good (an error it reports).
+//! - Offsets are committed asynchronously ([`KafkaReader::commit`]): Eddy's
+//!   own progress is the truth and a Kafka commit is a best-effort bookmark
+//!   that must never hold a worker up while the broker is away.
 //! - Opening either side checks that the broker answers within the connect
 //!   timeout, and fails with a message naming the address, the topic and
 //!   librdkafka's reason.
