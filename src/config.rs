@@ -27,6 +27,25 @@
 //! alias = "Alerts"
 //! path = "alerts.jsonl"          # "-" is standard output
 //! emit = "final"                 # or "changes": a changelog with a diff field
+//!
+//! [[inputs]]
+//! alias = "Clicks"
+//! kind = "kafka"
+//! bootstrap_servers = "127.0.0.1:9092"
+//! topic = "clicks"
+//! format = "json"                # json | csv (with columns = [...]) | avro
+//! # avro_schema = '{"type": "record", ...}' or avro_schema_file = "clicks.avsc"
+//! start = "committed"            # earliest | latest | committed | an ISO 8601 time
+//! # group = "eddy-Clicks"        # the default; "" commits nothing
+//! # stop_at_end = true           # end at the end the topic had at start
+//! properties = { "fetch.min.bytes" = "1" }   # passed to librdkafka
+//!
+//! [[outputs]]
+//! alias = "ClickCounts"
+//! kind = "kafka"
+//! bootstrap_servers = "127.0.0.1:9092"
+//! topic = "click-counts"
+//! key_column = "page"            # the message key (the partitioner hashes it)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -34,6 +53,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::bind::{Catalog, InputInfo};
+use crate::connectors::kafka::{
+    KafkaFormat, KafkaInputSpec, KafkaOutputSpec, StartPosition, DEFAULT_CONNECT_TIMEOUT,
+};
 use crate::diag::{codes, Diagnostic, Span};
 
 /// The job file as written.
@@ -125,8 +147,39 @@ pub struct RawInput {
     #[serde(default)]
     pub disorder_ms: Option<u64>,
     /// `kind = "generate"`: the first event's time (ISO 8601).
+    /// `kind = "kafka"`: where reading starts: "earliest", "latest",
+    /// "committed" (default) or an ISO 8601 time.
     #[serde(default)]
     pub start: Option<String>,
+    /// `kind = "kafka"`: bootstrap servers (`host:port[,host:port...]`).
+    #[serde(default)]
+    pub bootstrap_servers: Option<String>,
+    /// `kind = "kafka"`: the topic.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// `kind = "kafka"`: consumer group id (default `eddy-<alias>`; "" for
+    /// none: nothing is committed).
+    #[serde(default)]
+    pub group: Option<String>,
+    /// `kind = "kafka"`, `format = "csv"`: the column names of each record.
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// `kind = "kafka"`, `format = "avro"`: the writer schema (JSON).
+    #[serde(default)]
+    pub avro_schema: Option<String>,
+    /// `kind = "kafka"`, `format = "avro"`: a file holding the writer schema.
+    #[serde(default)]
+    pub avro_schema_file: Option<String>,
+    /// `kind = "kafka"`: end once every partition reaches the end it had
+    /// when the job started (default false: read forever).
+    #[serde(default)]
+    pub stop_at_end: Option<bool>,
+    /// `kind = "kafka"`: librdkafka settings, passed as they are.
+    #[serde(default)]
+    pub properties: Option<toml::Table>,
+    /// `kind = "kafka"`: how long to wait for the broker at start (ms).
+    #[serde(default)]
+    pub connect_timeout_ms: Option<u64>,
 }
 
 /// `[[outputs]]` as written.
@@ -150,6 +203,31 @@ pub struct RawOutput {
     /// "final" (default, as ASA) or "changes" (a changelog with a `diff` field).
     #[serde(default)]
     pub emit: Option<String>,
+    /// `kind = "kafka"`: bootstrap servers.
+    #[serde(default)]
+    pub bootstrap_servers: Option<String>,
+    /// `kind = "kafka"`: the topic.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// `kind = "kafka"`, `format = "csv"`: the columns to write, in order
+    /// (default: every column of the row).
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    /// `kind = "kafka"`, `format = "avro"`: the schema (JSON).
+    #[serde(default)]
+    pub avro_schema: Option<String>,
+    /// `kind = "kafka"`, `format = "avro"`: a file holding the schema.
+    #[serde(default)]
+    pub avro_schema_file: Option<String>,
+    /// `kind = "kafka"`: the column whose value is each message's key.
+    #[serde(default)]
+    pub key_column: Option<String>,
+    /// `kind = "kafka"`: librdkafka settings, passed as they are.
+    #[serde(default)]
+    pub properties: Option<toml::Table>,
+    /// `kind = "kafka"`: how long to wait for the broker at start (ms).
+    #[serde(default)]
+    pub connect_timeout_ms: Option<u64>,
 }
 
 /// A validated job.
@@ -286,6 +364,9 @@ pub struct InputConfig {
     pub refresh_ms: Option<u64>,
     /// Formats of `{date}` and `{time}` in a reference path.
     pub date_time_formats: (String, String),
+    /// A Kafka topic instead of a file (`kind = "kafka"`; `endpoint` is
+    /// then [`Endpoint::Std`] and `format` unused).
+    pub kafka: Option<KafkaInputSpec>,
 }
 
 /// A validated output.
@@ -299,6 +380,9 @@ pub struct OutputConfig {
     pub timestamp_field: Option<String>,
     /// Final results or a changelog.
     pub emit: crate::plan::EmitMode,
+    /// A Kafka topic instead of a file (`kind = "kafka"`; `endpoint` is
+    /// then [`Endpoint::Std`]).
+    pub kafka: Option<KafkaOutputSpec>,
 }
 
 /// Why a job could not be loaded.
@@ -455,6 +539,24 @@ impl JobConfig {
                 ));
                 continue;
             }
+            if output.kind.as_deref() == Some("kafka") {
+                match validate_kafka_output(output, base) {
+                    Ok(o) => outputs.push(o),
+                    Err(message) => errors.push(Diagnostic::error(codes::JOB, span, message)),
+                }
+                continue;
+            }
+            if let Some(key) = kafka_output_keys(&output).first() {
+                errors.push(Diagnostic::error(
+                    codes::JOB,
+                    span,
+                    format!(
+                        "output \"{}\": {key} is only for kind = \"kafka\"",
+                        output.alias
+                    ),
+                ));
+                continue;
+            }
             let endpoint = match (output.kind.as_deref(), output.path.as_deref()) {
                 (Some("stdout"), _) | (None | Some("file"), Some("-")) => Endpoint::Std,
                 (None | Some("file"), Some(p)) => Endpoint::File(base.join(p)),
@@ -473,7 +575,7 @@ impl JobConfig {
                             locate(kind),
                             format!("unknown output kind \"{kind}\""),
                         )
-                        .with_help("Use \"file\" or \"stdout\"."),
+                        .with_help("Use \"file\", \"stdout\" or \"kafka\"."),
                     );
                     continue;
                 }
@@ -506,6 +608,7 @@ impl JobConfig {
                 endpoint,
                 timestamp_field: output.timestamp_field,
                 emit,
+                kafka: None,
             });
         }
         if errors.is_empty() {
@@ -566,6 +669,15 @@ impl JobConfig {
                 rate: None,
                 disorder_ms: None,
                 start: None,
+                bootstrap_servers: None,
+                topic: None,
+                group: None,
+                columns: None,
+                avro_schema: None,
+                avro_schema_file: None,
+                stop_at_end: None,
+                properties: None,
+                connect_timeout_ms: None,
             };
             job.inputs.push(validate_input(raw, cwd)?);
         }
@@ -581,6 +693,7 @@ impl JobConfig {
                 endpoint,
                 timestamp_field: None,
                 emit: crate::plan::EmitMode::Final,
+                kafka: None,
             });
         }
         Ok(job)
@@ -599,6 +712,15 @@ fn split_flag(spec: &str) -> Result<(&str, &str), String> {
 }
 
 fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
+    if input.kind.as_deref() == Some("kafka") {
+        return validate_kafka_input(input, base);
+    }
+    if let Some(key) = kafka_input_keys(&input).first() {
+        return Err(format!(
+            "input \"{}\": {key} is only for kind = \"kafka\"",
+            input.alias
+        ));
+    }
     if input.kind.as_deref() == Some("generate") {
         let start = match input.start.as_deref() {
             None => crate::types::DateTime::parse("2024-01-01T00:00:00Z").unwrap_or_default(),
@@ -622,6 +744,7 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
                 disorder_ms: input.disorder_ms.unwrap_or(0),
                 start,
             }),
+            kafka: None,
         });
     }
     let endpoint = match (input.kind.as_deref(), input.path.as_deref()) {
@@ -632,7 +755,7 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
         }
         (Some(kind), _) => {
             return Err(format!(
-                "unknown input kind \"{kind}\" (use \"file\", \"stdin\" or \"generate\")"
+                "unknown input kind \"{kind}\" (use \"file\", \"stdin\", \"generate\" or \"kafka\")"
             ))
         }
     };
@@ -687,6 +810,291 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
                 .time_format
                 .unwrap_or_else(|| default_date_time_formats().1),
         ),
+        kafka: None,
+    })
+}
+
+/// The Kafka-only keys an input sets.
+fn kafka_input_keys(input: &RawInput) -> Vec<&'static str> {
+    [
+        ("bootstrap_servers", input.bootstrap_servers.is_some()),
+        ("topic", input.topic.is_some()),
+        ("group", input.group.is_some()),
+        ("columns", input.columns.is_some()),
+        ("avro_schema", input.avro_schema.is_some()),
+        ("avro_schema_file", input.avro_schema_file.is_some()),
+        ("stop_at_end", input.stop_at_end.is_some()),
+        ("properties", input.properties.is_some()),
+        ("connect_timeout_ms", input.connect_timeout_ms.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect()
+}
+
+/// The Kafka-only keys an output sets.
+fn kafka_output_keys(output: &RawOutput) -> Vec<&'static str> {
+    [
+        ("bootstrap_servers", output.bootstrap_servers.is_some()),
+        ("topic", output.topic.is_some()),
+        ("columns", output.columns.is_some()),
+        ("avro_schema", output.avro_schema.is_some()),
+        ("avro_schema_file", output.avro_schema_file.is_some()),
+        ("key_column", output.key_column.is_some()),
+        ("properties", output.properties.is_some()),
+        ("connect_timeout_ms", output.connect_timeout_ms.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(key, set)| set.then_some(key))
+    .collect()
+}
+
+/// The settings shared by Kafka inputs and outputs, as written.
+struct RawKafka<'a> {
+    what: String,
+    bootstrap_servers: Option<&'a str>,
+    topic: Option<&'a str>,
+    format: Option<&'a str>,
+    columns: Option<&'a [String]>,
+    avro_schema: Option<&'a str>,
+    avro_schema_file: Option<&'a str>,
+    properties: Option<&'a toml::Table>,
+    for_input: bool,
+}
+
+/// Bootstrap servers, topic, format and properties, checked.
+type KafkaCommon = (
+    String,
+    String,
+    KafkaFormat,
+    std::collections::BTreeMap<String, String>,
+);
+
+fn validate_kafka_common(raw: RawKafka<'_>, base: &Path) -> Result<KafkaCommon, String> {
+    let what = &raw.what;
+    let required = |value: Option<&str>, key: &str| {
+        value
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| format!("{what} (kind = \"kafka\") needs {key}"))
+    };
+    let bootstrap = required(raw.bootstrap_servers, "bootstrap_servers")?;
+    let topic = required(raw.topic, "topic")?;
+    let format_name = raw.format.unwrap_or("json").to_ascii_lowercase();
+    if raw.columns.is_some() && format_name != "csv" {
+        return Err(format!("{what}: columns is only for format = \"csv\""));
+    }
+    if (raw.avro_schema.is_some() || raw.avro_schema_file.is_some()) && format_name != "avro" {
+        return Err(format!(
+            "{what}: avro_schema and avro_schema_file are only for format = \"avro\""
+        ));
+    }
+    let format = match format_name.as_str() {
+        "json" => KafkaFormat::Json,
+        "csv" => {
+            let columns = raw.columns.map(<[String]>::to_vec).unwrap_or_default();
+            if raw.for_input && columns.is_empty() {
+                return Err(format!(
+                    "{what}: format \"csv\" needs the column names, e.g. columns = [\"id\", \"value\"]"
+                ));
+            }
+            if let Some(blank) = columns.iter().position(|c| c.trim().is_empty()) {
+                return Err(format!("{what}: column {} has no name", blank + 1));
+            }
+            KafkaFormat::Csv { columns }
+        }
+        "avro" => {
+            let text = match (raw.avro_schema, raw.avro_schema_file) {
+                (Some(text), None) => text.to_string(),
+                (None, Some(file)) => {
+                    let path = base.join(file);
+                    std::fs::read_to_string(&path).map_err(|e| {
+                        format!("{what}: cannot read avro_schema_file {}: {e}", path.display())
+                    })?
+                }
+                (Some(_), Some(_)) => {
+                    return Err(format!(
+                        "{what}: give avro_schema or avro_schema_file, not both"
+                    ))
+                }
+                (None, None) => {
+                    return Err(format!(
+                        "{what}: format \"avro\" needs avro_schema (the schema's JSON) or avro_schema_file"
+                    ))
+                }
+            };
+            let schema = apache_avro::Schema::parse_str(&text)
+                .map_err(|e| format!("{what}: the Avro schema is not valid: {e}"))?;
+            crate::connectors::kafka::check_avro_schema(&schema, raw.for_input)
+                .map_err(|e| format!("{what}: {e}"))?;
+            KafkaFormat::Avro(Box::new(schema))
+        }
+        other => {
+            return Err(format!(
+                "{what}: unknown format \"{other}\" (use \"json\", \"csv\" or \"avro\")"
+            ))
+        }
+    };
+    let mut properties = std::collections::BTreeMap::new();
+    if let Some(table) = raw.properties {
+        flatten_properties(table, "", &mut properties).map_err(|key| {
+            format!("{what}: property \"{key}\" must be a string, number or boolean")
+        })?;
+    }
+    Ok((bootstrap, topic, format, properties))
+}
+
+/// librdkafka settings as strings. A dotted key written bare
+/// (`linger.ms = 5`) is a nested table in TOML: its parts are joined again.
+fn flatten_properties(
+    table: &toml::Table,
+    prefix: &str,
+    out: &mut std::collections::BTreeMap<String, String>,
+) -> Result<(), String> {
+    for (key, value) in table {
+        let key = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        let text = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Table(inner) => {
+                flatten_properties(inner, &key, out)?;
+                continue;
+            }
+            toml::Value::Array(_) | toml::Value::Datetime(_) => return Err(key),
+        };
+        out.insert(key, text);
+    }
+    Ok(())
+}
+
+fn connect_timeout(ms: Option<u64>) -> std::time::Duration {
+    ms.map_or(DEFAULT_CONNECT_TIMEOUT, std::time::Duration::from_millis)
+}
+
+fn validate_kafka_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
+    let what = format!("input \"{}\"", input.alias);
+    if input.path.is_some() {
+        return Err(format!(
+            "{what}: a Kafka input has no path (it reads the topic)"
+        ));
+    }
+    for (key, set) in [
+        ("events", input.events.is_some()),
+        ("keys", input.keys.is_some()),
+        ("rate", input.rate.is_some()),
+        ("disorder_ms", input.disorder_ms.is_some()),
+        ("refresh_ms", input.refresh_ms.is_some()),
+        ("date_format", input.date_format.is_some()),
+        ("time_format", input.time_format.is_some()),
+    ] {
+        if set {
+            return Err(format!("{what}: {key} is not a Kafka setting"));
+        }
+    }
+    if input.input_type.as_deref().is_some_and(|t| t != "stream") {
+        return Err(format!(
+            "{what}: a Kafka input is a stream (type = \"stream\"); reference data comes from files"
+        ));
+    }
+    let (bootstrap, topic, format, properties) = validate_kafka_common(
+        RawKafka {
+            what: what.clone(),
+            bootstrap_servers: input.bootstrap_servers.as_deref(),
+            topic: input.topic.as_deref(),
+            format: input.format.as_deref(),
+            columns: input.columns.as_deref(),
+            avro_schema: input.avro_schema.as_deref(),
+            avro_schema_file: input.avro_schema_file.as_deref(),
+            properties: input.properties.as_ref(),
+            for_input: true,
+        },
+        base,
+    )?;
+    let start = match input.start.as_deref() {
+        None => StartPosition::Committed,
+        Some(text) => StartPosition::parse(text).ok_or_else(|| {
+            format!(
+                "{what}: start \"{text}\" is not \"earliest\", \"latest\", \"committed\" or an ISO 8601 time"
+            )
+        })?,
+    };
+    let group = match input.group {
+        None => Some(format!("eddy-{}", input.alias)),
+        Some(g) if g.trim().is_empty() => None,
+        Some(g) => Some(g),
+    };
+    Ok(InputConfig {
+        endpoint: Endpoint::Std,
+        format: Format::Json,
+        input_type: InputType::Stream,
+        arrival_time_field: input.arrival_time_field,
+        generator: None,
+        refresh_ms: None,
+        date_time_formats: default_date_time_formats(),
+        kafka: Some(KafkaInputSpec {
+            bootstrap,
+            topic,
+            group,
+            format,
+            start,
+            properties,
+            stop_at_end: input.stop_at_end.unwrap_or(false),
+            connect_timeout: connect_timeout(input.connect_timeout_ms),
+        }),
+        alias: input.alias,
+    })
+}
+
+fn validate_kafka_output(output: RawOutput, base: &Path) -> Result<OutputConfig, String> {
+    let what = format!("output \"{}\"", output.alias);
+    if output.path.is_some() {
+        return Err(format!(
+            "{what}: a Kafka output has no path (it writes to the topic)"
+        ));
+    }
+    let emit = match output.emit.as_deref() {
+        None | Some("final") => crate::plan::EmitMode::Final,
+        Some("changes") => crate::plan::EmitMode::Changes,
+        Some(other) => {
+            return Err(format!(
+                "{what}: unknown emit mode \"{other}\" (use \"final\" or \"changes\")"
+            ))
+        }
+    };
+    let (bootstrap, topic, format, properties) = validate_kafka_common(
+        RawKafka {
+            what: what.clone(),
+            bootstrap_servers: output.bootstrap_servers.as_deref(),
+            topic: output.topic.as_deref(),
+            format: output.format.as_deref(),
+            columns: output.columns.as_deref(),
+            avro_schema: output.avro_schema.as_deref(),
+            avro_schema_file: output.avro_schema_file.as_deref(),
+            properties: output.properties.as_ref(),
+            for_input: false,
+        },
+        base,
+    )?;
+    Ok(OutputConfig {
+        endpoint: Endpoint::Std,
+        timestamp_field: output.timestamp_field,
+        emit,
+        kafka: Some(KafkaOutputSpec {
+            bootstrap,
+            topic,
+            format,
+            key_column: output.key_column.filter(|k| !k.trim().is_empty()),
+            properties,
+            connect_timeout: connect_timeout(output.connect_timeout_ms),
+        }),
+        alias: output.alias,
     })
 }
 
@@ -754,6 +1162,170 @@ mod tests {
         assert_eq!(job.outputs[0].endpoint, Endpoint::Std);
         assert_eq!(job.ordering, EventOrdering::default());
         assert!(job.input("in").is_some());
+    }
+
+    #[test]
+    fn kafka_inputs_and_outputs_are_validated_with_defaults() {
+        let job = parse(
+            r#"
+            query = "q.asaql"
+            [[inputs]]
+            alias = "Clicks"
+            kind = "kafka"
+            bootstrap_servers = "127.0.0.1:19092"
+            topic = "clicks"
+            properties = { "fetch.min.bytes" = 1, linger.ms = "5", check = true }
+            [[inputs]]
+            alias = "Rows"
+            kind = "kafka"
+            bootstrap_servers = "127.0.0.1:19092"
+            topic = "rows"
+            format = "csv"
+            columns = ["id", "value"]
+            start = "2024-01-01T00:00:00Z"
+            group = ""
+            stop_at_end = true
+            connect_timeout_ms = 2500
+            [[outputs]]
+            alias = "Out"
+            kind = "kafka"
+            bootstrap_servers = "127.0.0.1:19092"
+            topic = "out"
+            format = "avro"
+            avro_schema = '{"type":"record","name":"R","fields":[{"name":"n","type":"long"}]}'
+            key_column = "n"
+            "#,
+        )
+        .expect("valid");
+        let clicks = job.inputs[0].kafka.as_ref().expect("kafka");
+        assert_eq!(job.inputs[0].endpoint, Endpoint::Std);
+        assert_eq!(clicks.topic, "clicks");
+        assert_eq!(clicks.group.as_deref(), Some("eddy-Clicks"));
+        assert_eq!(clicks.start, StartPosition::Committed);
+        assert_eq!(clicks.format, KafkaFormat::Json);
+        assert!(!clicks.stop_at_end);
+        assert_eq!(clicks.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+        let props: Vec<(&str, &str)> = clicks
+            .properties
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            props,
+            vec![
+                ("check", "true"),
+                ("fetch.min.bytes", "1"),
+                ("linger.ms", "5")
+            ]
+        );
+        let rows = job.inputs[1].kafka.as_ref().expect("kafka");
+        assert_eq!(
+            rows.format,
+            KafkaFormat::Csv {
+                columns: vec!["id".into(), "value".into()]
+            }
+        );
+        assert!(matches!(rows.start, StartPosition::Timestamp(_)));
+        assert_eq!(rows.group, None);
+        assert!(rows.stop_at_end);
+        assert_eq!(rows.connect_timeout, std::time::Duration::from_millis(2500));
+        let out = job.outputs[0].kafka.as_ref().expect("kafka");
+        assert!(matches!(out.format, KafkaFormat::Avro(_)));
+        assert_eq!(out.key_column.as_deref(), Some("n"));
+        assert!(job.inputs.iter().all(|i| i.generator.is_none()));
+    }
+
+    #[test]
+    fn avro_schemas_can_come_from_a_file_beside_the_job() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("r.avsc"),
+            r#"{"type":"record","name":"R","fields":[{"name":"n","type":"long"}]}"#,
+        )
+        .expect("writes");
+        let text = r#"
+            query = "q.asaql"
+            [[inputs]]
+            alias = "In"
+            kind = "kafka"
+            bootstrap_servers = "b:9092"
+            topic = "t"
+            format = "avro"
+            avro_schema_file = "r.avsc"
+            "#;
+        let raw: RawJob = toml::from_str(text).expect("toml");
+        let job = JobConfig::from_raw(raw, dir.path(), text).expect("valid");
+        assert!(matches!(
+            job.inputs[0].kafka.as_ref().map(|k| &k.format),
+            Some(KafkaFormat::Avro(_))
+        ));
+    }
+
+    #[test]
+    fn bad_kafka_settings_are_reported_at_the_alias() {
+        let cases = [
+            ("", "needs bootstrap_servers"),
+            ("bootstrap_servers = \"b:1\"", "needs topic"),
+            (
+                "bootstrap_servers = \"b:1\"\ntopic = \"t\"\nformat = \"csv\"",
+                "needs the column names",
+            ),
+            (
+                "bootstrap_servers = \"b:1\"\ntopic = \"t\"\nstart = \"yesterday\"",
+                "start \"yesterday\" is not",
+            ),
+            (
+                "bootstrap_servers = \"b:1\"\ntopic = \"t\"\nformat = \"avro\"",
+                "needs avro_schema",
+            ),
+            (
+                "bootstrap_servers = \"b:1\"\ntopic = \"t\"\nformat = \"avro\"\navro_schema = \"{\\\"type\\\": 1}\"",
+                "the Avro schema is not valid",
+            ),
+            (
+                "bootstrap_servers = \"b:1\"\ntopic = \"t\"\nformat = \"avro\"\navro_schema = '{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"long\"}}]}'",
+                "has a map",
+            ),
+            (
+                "bootstrap_servers = \"b:1\"\ntopic = \"t\"\nformat = \"xml\"",
+                "unknown format \"xml\"",
+            ),
+            (
+                "bootstrap_servers = \"b:1\"\ntopic = \"t\"\ncolumns = [\"a\"]",
+                "columns is only for format = \"csv\"",
+            ),
+            (
+                "bootstrap_servers = \"b:1\"\ntopic = \"t\"\ntype = \"reference\"",
+                "a Kafka input is a stream",
+            ),
+            (
+                "bootstrap_servers = \"b:1\"\ntopic = \"t\"\nproperties = { a = [1] }",
+                "property \"a\" must be",
+            ),
+            (
+                "bootstrap_servers = \"b:1\"\ntopic = \"t\"\npath = \"x.json\"",
+                "has no path",
+            ),
+        ];
+        for (settings, expected) in cases {
+            let text = format!(
+                "query = \"q.asaql\"\n[[inputs]]\nalias = \"Kin\"\nkind = \"kafka\"\n{settings}\n"
+            );
+            let errors = parse(&text).expect_err(expected);
+            assert_eq!(errors.len(), 1, "{text}");
+            let message = &errors[0].message;
+            assert!(message.contains(expected), "{expected}: {message}");
+            let span = errors[0].span().expect("span");
+            assert_eq!(&text[span.start..span.end], "Kin");
+        }
+        let text = "query = \"q.asaql\"\n[[inputs]]\nalias = \"F\"\npath = \"a.json\"\ntopic = \"t\"\n[[outputs]]\nalias = \"O\"\npath = \"-\"\nkey_column = \"k\"\n";
+        let errors = parse(text).expect_err("kafka keys on files");
+        assert_eq!(errors.len(), 2);
+        assert_eq!(
+            errors[0].message,
+            "input \"F\": topic is only for kind = \"kafka\""
+        );
+        assert!(errors[1].message.contains("key_column is only for"));
     }
 
     #[test]

@@ -323,6 +323,7 @@ fn run_in(
             generator: None,
             refresh_ms: None,
             date_time_formats: crate::config::default_date_time_formats(),
+            kafka: None,
         })
         .collect();
     let outputs = case
@@ -333,6 +334,7 @@ fn run_in(
             endpoint: Endpoint::File(scratch.join(format!("{alias}.jsonl"))),
             timestamp_field: Some(TIME_FIELD.to_string()),
             emit: crate::plan::EmitMode::Final,
+            kafka: None,
         })
         .collect();
     let job = JobConfig {

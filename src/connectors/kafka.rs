@@ -67,6 +67,9 @@
 //!   (`message.timeout.ms = 0`), a full queue is waited out, and
 //!   [`KafkaWriter::flush`] returns only when every message is acknowledged
 //!   or has failed for good (an error it reports).
+//! - Offsets are committed asynchronously ([`KafkaReader::commit`]): Eddy's
+//!   own progress is the truth and a Kafka commit is a best-effort bookmark
+//!   that must never hold a worker up while the broker is away.
 //! - Opening either side checks that the broker answers within the connect
 //!   timeout, and fails with a message naming the address, the topic and
 //!   librdkafka's reason.
@@ -280,6 +283,8 @@ fn client_error(context: impl Into<String>) -> impl FnOnce(RdError) -> KafkaErro
 struct EddyContext {
     last_problem: Mutex<Option<String>>,
     failures: Mutex<Failures>,
+    /// Why the last asynchronous offset commit failed, until reported.
+    commit_failure: Mutex<Option<String>>,
 }
 
 #[derive(Default)]
@@ -297,6 +302,10 @@ impl EddyContext {
         if let Ok(mut slot) = self.last_problem.lock() {
             *slot = Some(problem);
         }
+    }
+
+    fn take_commit_failure(&self) -> Option<String> {
+        self.commit_failure.lock().ok().and_then(|mut f| f.take())
     }
 
     fn take_failures(&self) -> Failures {
@@ -324,7 +333,19 @@ impl ClientContext for EddyContext {
     }
 }
 
-impl ConsumerContext for EddyContext {}
+impl ConsumerContext for EddyContext {
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        _offsets: &TopicPartitionList,
+    ) {
+        if let Err(error) = result {
+            if let Ok(mut slot) = self.commit_failure.lock() {
+                *slot = Some(error.to_string());
+            }
+        }
+    }
+}
 
 impl ProducerContext for EddyContext {
     type DeliveryOpaque = ();
@@ -606,6 +627,11 @@ impl KafkaReader {
                 ("enable.auto.offset.store", "false"),
                 ("auto.offset.reset", "earliest"),
                 ("enable.partition.eof", eof),
+                // With assigned partitions there is no group membership;
+                // this only bounds how long a commit waits for a group
+                // coordinator that is down (and so how long dropping the
+                // reader can take then).
+                ("session.timeout.ms", "10000"),
             ],
             &spec.properties,
         );
@@ -779,12 +805,8 @@ impl KafkaReader {
                     continue;
                 }
                 Some(Err(error)) => {
-                    let reason = self
-                        .consumer
-                        .context()
-                        .last_problem()
-                        .unwrap_or_else(|| error.to_string());
-                    log_once(&mut self.logged, &self.topic, format!("{error} ({reason})"));
+                    let reason = self.consumer.context().last_problem();
+                    log_once(&mut self.logged, &self.topic, &error, reason);
                     continue;
                 }
             };
@@ -807,6 +829,12 @@ impl KafkaReader {
             }
             return KafkaPoll::Event(decode_message(&self.decoder, &message));
         }
+        if let Some(failure) = self.consumer.context().take_commit_failure() {
+            eprintln!(
+                "warning: Kafka topic \"{}\": an offset commit failed: {failure}",
+                self.topic
+            );
+        }
         if self.stop_at_end && self.partitions.iter().all(|p| p.done) {
             self.ended = true;
             return KafkaPoll::End;
@@ -814,9 +842,16 @@ impl KafkaReader {
         KafkaPoll::Pending
     }
 
-    /// Commits, per partition, the offset of the next message to read
-    /// (a synchronous commit: it returns once the broker has stored them).
+    /// Commits, per partition, the offset of the next message to read.
     /// A no-op without a group.
+    ///
+    /// The commit is asynchronous: it returns at once, so a worker is never
+    /// held up by a broker that is down (a synchronous commit waits for the
+    /// group coordinator, up to the session timeout). A commit the broker
+    /// refuses is logged to standard error by a later [`poll`](Self::poll);
+    /// the next commit carries newer offsets anyway. Dropping the reader
+    /// waits for commits under way, at most `session.timeout.ms` (10 s by
+    /// default) while the broker is down.
     pub fn commit(&mut self, next_offsets: &[(i32, i64)]) -> Result<(), KafkaError> {
         if !self.commits || next_offsets.is_empty() {
             return Ok(());
@@ -835,7 +870,7 @@ impl KafkaReader {
                 .map_err(client_error("cannot commit offsets"))?;
         }
         self.consumer
-            .commit(&offsets, CommitMode::Sync)
+            .commit(&offsets, CommitMode::Async)
             .map_err(client_error(format!(
                 "cannot commit offsets of topic \"{}\"",
                 self.topic
@@ -864,11 +899,13 @@ fn pause(consumer: &BaseConsumer<EddyContext>, topic: &str, partition: i32) {
     let _ = consumer.pause(&list);
 }
 
-/// Logs a transient error to standard error unless it was logged since the
-/// last message arrived.
-fn log_once(logged: &mut HashSet<String>, topic: &str, message: String) {
-    if logged.len() < 64 && logged.insert(message.clone()) {
-        eprintln!("warning: Kafka topic \"{topic}\": {message}; retrying");
+/// Logs a transient error to standard error unless an error of the same
+/// kind was logged since the last message arrived.
+fn log_once(logged: &mut HashSet<String>, topic: &str, error: &RdError, reason: Option<String>) {
+    let kind = error.to_string();
+    if logged.len() < 64 && logged.insert(kind.clone()) {
+        let reason = reason.map(|r| format!(" ({r})")).unwrap_or_default();
+        eprintln!("warning: Kafka topic \"{topic}\": {kind}{reason}; retrying");
     }
 }
 
