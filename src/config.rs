@@ -146,7 +146,7 @@ pub struct RawInput {
     /// `kind = "generate"`: largest backwards jitter of event times, ms.
     #[serde(default)]
     pub disorder_ms: Option<u64>,
-    /// `kind = "generate"`: the first event's time (ISO 8601).
+    /// `kind = "generate"`: the first event's time (ISO 8601, or "now").
     /// `kind = "kafka"`: where reading starts: "earliest", "latest",
     /// "committed" (default) or an ISO 8601 time.
     #[serde(default)]
@@ -724,6 +724,7 @@ fn validate_input(input: RawInput, base: &Path) -> Result<InputConfig, String> {
     if input.kind.as_deref() == Some("generate") {
         let start = match input.start.as_deref() {
             None => crate::types::DateTime::parse("2024-01-01T00:00:00Z").unwrap_or_default(),
+            Some(s) if s.eq_ignore_ascii_case("now") => crate::types::DateTime::now(),
             Some(s) => crate::types::DateTime::parse(s).ok_or_else(|| {
                 format!("input \"{}\": start \"{s}\" is not a datetime", input.alias)
             })?,
@@ -1035,6 +1036,8 @@ fn validate_kafka_input(input: RawInput, base: &Path) -> Result<InputConfig, Str
         format: Format::Json,
         input_type: InputType::Stream,
         arrival_time_field: input.arrival_time_field,
+        // A topic's partitions are the partitions (dealt to the workers).
+        split: false,
         generator: None,
         refresh_ms: None,
         date_time_formats: default_date_time_formats(),

@@ -15,7 +15,7 @@
 //! time are written once the dataflow's frontier has passed that time,
 //! sorted, so the output is the same for any number of workers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::{self, IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,9 @@ use timely::dataflow::ProbeHandle;
 
 use crate::config::{CompatLevel, Endpoint, ErrorPolicy, InputConfig, JobConfig};
 use crate::connectors::file::{JsonLinesWriter, Part, ReadOptions};
+use crate::connectors::kafka::{
+    partition_ids, KafkaInputSpec, KafkaOutputSpec, KafkaReader, KafkaWriter,
+};
 use crate::connectors::path_pattern::PathPattern;
 use crate::connectors::{reasons, BadEvent, EventSource, Next, RowWriter};
 use crate::expr::eval::{eval, EvalContext};
@@ -138,7 +141,7 @@ struct Shared {
     source_counters: Vec<SourceCounters>,
     /// Where each output goes; opened only by global worker 0, which
     /// writes every output once for the whole cluster.
-    output_endpoints: Vec<Endpoint>,
+    output_targets: Vec<OutputTarget>,
     /// Outputs the job declares but the query never writes (created empty).
     unwritten_outputs: Vec<(String, Endpoint)>,
     writers: Vec<Mutex<Option<Box<dyn RowWriter>>>>,
@@ -177,6 +180,18 @@ enum SourceKind {
         spec: crate::connectors::generate::GeneratorSpec,
         split: bool,
     },
+    /// A Kafka topic: its partitions (sorted) are dealt to the workers of
+    /// the cluster in turn, so each is read by exactly one worker.
+    Kafka {
+        spec: KafkaInputSpec,
+        partitions: Vec<i32>,
+    },
+}
+
+/// Where an output goes.
+enum OutputTarget {
+    Endpoint(Endpoint),
+    Kafka(KafkaOutputSpec),
 }
 
 /// Re-reading a reference file that changes while the job runs.
@@ -236,12 +251,22 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
                 },
                 None => input.endpoint.clone(),
             };
-        let kind = match &input.generator {
-            Some(spec) => SourceKind::Generated {
+        let kind = match (&input.generator, &input.kafka) {
+            (_, Some(spec)) => SourceKind::Kafka {
+                partitions: partition_ids(
+                    &spec.bootstrap,
+                    &spec.topic,
+                    &spec.properties,
+                    spec.connect_timeout,
+                )
+                .map_err(|e| io_error(io::Error::other(e)))?,
+                spec: spec.clone(),
+            },
+            (Some(spec), None) => SourceKind::Generated {
                 spec: spec.clone(),
                 split: input.split,
             },
-            None => {
+            (None, None) => {
                 // Fail before the workers start when a file cannot be read.
                 if let Endpoint::File(path) = &endpoint {
                     std::fs::File::open(path).map_err(|e| {
@@ -275,25 +300,32 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
             reload,
         });
     }
-    let output_endpoints: Vec<Endpoint> = plan
+    let output_targets: Vec<OutputTarget> = plan
         .outputs
         .iter()
         .map(|output| {
-            job.outputs
+            let declared = job
+                .outputs
                 .iter()
-                .find(|o| o.alias.eq_ignore_ascii_case(&output.name))
-                .map(|o| o.endpoint.clone())
-                .unwrap_or(Endpoint::Std)
+                .find(|o| o.alias.eq_ignore_ascii_case(&output.name));
+            match declared {
+                Some(o) => match &o.kafka {
+                    Some(spec) => OutputTarget::Kafka(spec.clone()),
+                    None => OutputTarget::Endpoint(o.endpoint.clone()),
+                },
+                None => OutputTarget::Endpoint(Endpoint::Std),
+            }
         })
         .collect();
     let unwritten_outputs = job
         .outputs
         .iter()
         .filter(|declared| {
-            !plan
-                .outputs
-                .iter()
-                .any(|o| o.name.eq_ignore_ascii_case(&declared.alias))
+            declared.kafka.is_none()
+                && !plan
+                    .outputs
+                    .iter()
+                    .any(|o| o.name.eq_ignore_ascii_case(&declared.alias))
         })
         .map(|declared| (declared.alias.clone(), declared.endpoint.clone()))
         .collect();
@@ -328,7 +360,7 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
         ordering: job.ordering,
         file_arrival: DateTime::now(),
         sources,
-        output_endpoints,
+        output_targets,
         unwritten_outputs,
         errors_endpoint: job.errors.clone(),
         dead_letters: Mutex::new(None),
@@ -474,18 +506,26 @@ fn flush_quietly(writer: &mut dyn RowWriter) -> io::Result<()> {
 /// Global worker 0 opens every output and the error output: results and
 /// dead letters are written once for the whole cluster.
 fn open_outputs(shared: &Shared) -> Result<(), RunError> {
-    for ((slot, endpoint), output) in shared
+    for ((slot, target), output) in shared
         .writers
         .iter()
-        .zip(&shared.output_endpoints)
+        .zip(&shared.output_targets)
         .zip(&shared.plan.outputs)
     {
-        let writer = JsonLinesWriter::create(endpoint).map_err(|e| RunError::Io {
+        let failed = |e: io::Error| RunError::Io {
             context: format!("output \"{}\"", output.name),
             source: e,
-        })?;
+        };
+        let writer: Box<dyn RowWriter> = match target {
+            OutputTarget::Endpoint(endpoint) => {
+                Box::new(JsonLinesWriter::create(endpoint).map_err(failed)?)
+            }
+            OutputTarget::Kafka(spec) => {
+                Box::new(KafkaWriter::open(spec).map_err(|e| failed(io::Error::other(e)))?)
+            }
+        };
         if let Ok(mut slot) = slot.lock() {
-            *slot = Some(Box::new(writer));
+            *slot = Some(writer);
         }
     }
     for (alias, endpoint) in &shared.unwritten_outputs {
@@ -519,7 +559,7 @@ fn open_source(
     source_index: usize,
     index: usize,
     peers: usize,
-) -> Option<io::Result<EventSource>> {
+) -> Option<io::Result<(EventSource, Vec<i32>)>> {
     let setup = &shared.sources[source_index];
     let read_options = ReadOptions {
         lower_case_names: shared.compat == CompatLevel::V1_0,
@@ -535,8 +575,13 @@ fn open_source(
             } else {
                 return None;
             };
-            Some(Ok(EventSource::Generated(
-                crate::connectors::generate::Generator::part(spec.clone(), part, parts),
+            Some(Ok((
+                EventSource::Generated(crate::connectors::generate::Generator::part(
+                    spec.clone(),
+                    part,
+                    parts,
+                )),
+                Vec::new(),
             )))
         }
         SourceKind::File {
@@ -554,7 +599,23 @@ fn open_source(
             } else {
                 return None;
             };
-            Some(EventSource::open(endpoint, *format, read_options, part))
+            Some(EventSource::open(endpoint, *format, read_options, part).map(|s| (s, Vec::new())))
+        }
+        SourceKind::Kafka { spec, partitions } => {
+            let mine: Vec<i32> = partitions
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % peers == index)
+                .map(|(_, p)| *p)
+                .collect();
+            if mine.is_empty() {
+                return None;
+            }
+            Some(
+                KafkaReader::open(spec, &mine, read_options)
+                    .map(|reader| (EventSource::Kafka(Box::new(reader)), mine))
+                    .map_err(io::Error::other),
+            )
         }
     }
 }
@@ -704,8 +765,9 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
                 );
                 drop(session);
             }
-            Some(Ok(reader)) => {
+            Some(Ok((reader, partitions))) => {
                 let setup = &shared.sources[source_index];
+                let live = matches!(reader, EventSource::Kafka(_));
                 feeds.push(Feed {
                     reported: (0, 0),
                     source_index,
@@ -714,7 +776,15 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
                     alias: setup.alias.clone(),
                     arrival_time_field: setup.arrival_time_field.clone(),
                     reload: setup.reload.clone(),
-                    clocks: BTreeMap::new(),
+                    clocks: partitions
+                        .iter()
+                        .map(|p| (*p, Watermark::new(shared.ordering)))
+                        .collect(),
+                    live,
+                    uncommitted: BTreeMap::new(),
+                    next_offsets: BTreeMap::new(),
+                    committed: BTreeMap::new(),
+                    last_commit: Instant::now(),
                     substreams: HashMap::new(),
                     loaded: Vec::new(),
                     table: None,
@@ -724,15 +794,26 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
     }
 
     let mut bad: Vec<String> = Vec::new();
+    // Ended Kafka inputs: their last offsets are committed once every
+    // result is written.
+    let mut finished: Vec<(EventSource, BTreeMap<i32, i64>)> = Vec::new();
     while !feeds.is_empty() && !shared.stop.load(Ordering::Relaxed) {
         let mut fed = 0;
-        feeds.retain_mut(|feed| match feed_batch(feed, shared, &streams, &mut bad) {
-            Fed::Events(n) => {
-                fed += n;
-                true
-            }
-            Fed::End => false,
-        });
+        feeds.retain_mut(
+            |feed| match feed_batch(feed, shared, &streams, &flushed, &mut bad) {
+                Fed::Events(n) => {
+                    fed += n;
+                    true
+                }
+                Fed::End => {
+                    if feed.live {
+                        let reader = std::mem::replace(&mut feed.reader, EventSource::Closed);
+                        finished.push((reader, std::mem::take(&mut feed.next_offsets)));
+                    }
+                    false
+                }
+            },
+        );
         for record in bad.drain(..) {
             bad_events.update(record, 1);
         }
@@ -767,16 +848,34 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
     // Drain: step until every dataflow has finished (or the job stops).
     loop {
         if shared.stop.load(Ordering::Relaxed) {
-            break;
+            return;
         }
         if !worker.step_or_park(Some(Duration::from_millis(20))) {
             break;
         }
     }
-    let _ = flushed;
+    for (mut reader, next_offsets) in finished {
+        if let EventSource::Kafka(reader) = &mut reader {
+            let offsets: Vec<(i32, i64)> = next_offsets.into_iter().collect();
+            if let Err(e) = reader.commit(&offsets) {
+                eprintln!("warning: {e}");
+            }
+        }
+    }
 }
 
 struct Feed {
+    /// A live source (Kafka): its partitions' watermarks follow the wall
+    /// clock, and it commits offsets.
+    live: bool,
+    /// Per partition, the offsets fed and not yet safe to commit, each
+    /// with the time it entered the dataflow at.
+    uncommitted: BTreeMap<i32, VecDeque<(i64, Time)>>,
+    /// Per partition, the offset after the last message read.
+    next_offsets: BTreeMap<i32, i64>,
+    /// Per partition, the last offset committed.
+    committed: BTreeMap<i32, i64>,
+    last_commit: Instant,
     /// Late and out-of-order counts already added to the source's counters.
     reported: (u64, u64),
     source_index: usize,
@@ -810,6 +909,7 @@ fn feed_batch(
     feed: &mut Feed,
     shared: &Shared,
     streams: &ProbeHandle<Time>,
+    flushed: &ProbeHandle<Time>,
     bad_out: &mut Vec<String>,
 ) -> Fed {
     let source: &SourcePlan = &shared.plan.sources[feed.source_index];
@@ -851,7 +951,22 @@ fn feed_batch(
         };
         read += 1;
         counters.events.fetch_add(1, Ordering::Relaxed);
-        let position = || format!("event {}", counters.events.load(Ordering::Relaxed));
+        if let Some(offset) = polled.offset {
+            // Until it is fed at its own time, the event counts at the
+            // input's current time (a bad or dropped event is done then).
+            feed.next_offsets.insert(polled.partition, offset + 1);
+            feed.uncommitted
+                .entry(polled.partition)
+                .or_default()
+                .push_back((offset, *feed.session.time()));
+        }
+        let partition = polled.partition;
+        let tracked = polled.offset.is_some();
+        let (from_partition, at_offset) = (polled.partition, polled.offset);
+        let position = || match at_offset {
+            Some(offset) => format!("partition {from_partition} offset {offset}"),
+            None => format!("event {}", counters.events.load(Ordering::Relaxed)),
+        };
         let mut reject = |bad: BadEvent| {
             counters.bad.fetch_add(1, Ordering::Relaxed);
             bad_out.push(dead_letter_input(shared, &alias, &bad).to_string());
@@ -945,15 +1060,38 @@ fn feed_batch(
                 }
             }
         };
-        match admission {
-            Admission::Accepted(t) => feed.session.update_at(row, t.ticks(), 1),
+        let fed_at = match admission {
+            Admission::Accepted(t) => Some(t),
             Admission::Adjusted(t) => {
                 counters.adjusted.fetch_add(1, Ordering::Relaxed);
-                feed.session.update_at(row, t.ticks(), 1);
+                Some(t)
             }
             Admission::DroppedOutOfOrder | Admission::DroppedLate => {
                 counters.dropped.fetch_add(1, Ordering::Relaxed);
+                None
             }
+        };
+        if let Some(t) = fed_at {
+            feed.session.update_at(row, t.ticks(), 1);
+            if tracked {
+                if let Some(entry) = feed
+                    .uncommitted
+                    .get_mut(&partition)
+                    .and_then(VecDeque::back_mut)
+                {
+                    entry.1 = t.ticks();
+                }
+            }
+        }
+    }
+    if feed.live {
+        let now = DateTime::now();
+        for clock in feed.clocks.values_mut() {
+            clock.advance_idle(now);
+        }
+        if feed.last_commit.elapsed() >= COMMIT_EVERY {
+            feed.last_commit = Instant::now();
+            commit_offsets(feed, shared, flushed);
         }
     }
     let (late, out_of_order) = feed
@@ -988,6 +1126,51 @@ fn feed_batch(
         Fed::Events(read)
     }
 }
+
+/// Commits, per partition, the offset of the first event a pending result
+/// may still need: events whose time plus the plan's retention horizon is
+/// behind the flushed outputs' frontier are done. A restart resumes there,
+/// so every result not yet written is computed again from its events (at
+/// least once: results already written may be written again).
+fn commit_offsets(feed: &mut Feed, shared: &Shared, flushed: &ProbeHandle<Time>) {
+    let written = flushed.with_frontier(|f| f.first().copied());
+    let mut offsets = Vec::new();
+    for (partition, pending) in feed.uncommitted.iter_mut() {
+        while let Some(&(_, time)) = pending.front() {
+            let done = match written {
+                None => true,
+                Some(frontier) => time.saturating_add(shared.horizon) < frontier,
+            };
+            if !done {
+                break;
+            }
+            pending.pop_front();
+        }
+        let next = match pending.front() {
+            Some(&(offset, _)) => offset,
+            None => match feed.next_offsets.get(partition) {
+                Some(&next) => next,
+                None => continue,
+            },
+        };
+        if feed.committed.get(partition) != Some(&next) {
+            offsets.push((*partition, next));
+        }
+    }
+    if offsets.is_empty() {
+        return;
+    }
+    if let EventSource::Kafka(reader) = &mut feed.reader {
+        match reader.commit(&offsets) {
+            Ok(()) => feed.committed.extend(offsets),
+            // The broker may be restarting: the next commit catches up.
+            Err(e) => eprintln!("warning: {e}"),
+        }
+    }
+}
+
+/// How often a Kafka input commits the offsets it is done with.
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
 /// Casts the columns a `CREATE TABLE` declares; NaN floats are filtered at
 /// compatibility level 1.1 and later (§1 CREATE TABLE).

@@ -105,6 +105,15 @@ impl RowWriter for file::JsonLinesWriter {
     }
 }
 
+impl RowWriter for kafka::KafkaWriter {
+    fn write_row(&mut self, row: &Row) -> std::io::Result<()> {
+        kafka::KafkaWriter::write_row(self, row).map_err(std::io::Error::other)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        kafka::KafkaWriter::flush(self).map_err(std::io::Error::other)
+    }
+}
+
 /// What polling a source gives.
 pub enum Next {
     /// An event (or a bad one).
@@ -125,6 +134,10 @@ pub enum EventSource {
     Background(std::sync::mpsc::Receiver<std::io::Result<Decoded>>),
     /// Generated in place.
     Generated(generate::Generator),
+    /// Assigned partitions of a Kafka topic.
+    Kafka(Box<kafka::KafkaReader>),
+    /// An input that has ended.
+    Closed,
 }
 
 impl EventSource {
@@ -180,6 +193,17 @@ impl EventSource {
             EventSource::Generated(g) => Ok(match g.next_row() {
                 Some(row) => Next::Event(Polled::plain(Ok(row))),
                 None => Next::End,
+            }),
+            EventSource::Closed => Ok(Next::End),
+            EventSource::Kafka(reader) => Ok(match reader.poll() {
+                kafka::KafkaPoll::Event(event) => Next::Event(Polled {
+                    item: event.item,
+                    partition: event.partition,
+                    offset: Some(event.offset),
+                    arrival: event.timestamp,
+                }),
+                kafka::KafkaPoll::Pending => Next::Pending,
+                kafka::KafkaPoll::End => Next::End,
             }),
             EventSource::Background(rx) => match rx.try_recv() {
                 Ok(Ok(item)) => Ok(Next::Event(Polled::plain(item))),
