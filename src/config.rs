@@ -73,6 +73,9 @@ pub struct RawJob {
     /// Dead-letter file for bad events (default: standard error).
     #[serde(default)]
     pub errors: Option<String>,
+    /// Dead letters to a Kafka topic instead of a file.
+    #[serde(default)]
+    pub errors_kafka: Option<RawErrorsKafka>,
     /// Event-ordering policies.
     #[serde(default)]
     pub event_ordering: Option<RawEventOrdering>,
@@ -85,6 +88,19 @@ pub struct RawJob {
     /// Worker threads (the `-w` flag overrides it).
     #[serde(default)]
     pub workers: Option<usize>,
+}
+
+/// `[errors_kafka]` as written: a dead-letter topic.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawErrorsKafka {
+    /// Bootstrap servers.
+    pub bootstrap_servers: String,
+    /// The topic bad events go to (one JSON message each).
+    pub topic: String,
+    /// librdkafka settings, passed as they are.
+    #[serde(default)]
+    pub properties: Option<toml::Table>,
 }
 
 /// `[event_ordering]` as written.
@@ -228,6 +244,10 @@ pub struct RawOutput {
     /// `kind = "kafka"`: how long to wait for the broker at start (ms).
     #[serde(default)]
     pub connect_timeout_ms: Option<u64>,
+    /// `kind = "kafka"`: create the topic with this many partitions when it
+    /// does not exist.
+    #[serde(default)]
+    pub partitions: Option<i32>,
 }
 
 /// A validated job.
@@ -243,6 +263,8 @@ pub struct JobConfig {
     pub on_error: ErrorPolicy,
     /// Where bad events go.
     pub errors: Endpoint,
+    /// Where bad events go instead, when the job names a dead-letter topic.
+    pub errors_kafka: Option<KafkaOutputSpec>,
     /// Event-ordering policies.
     pub ordering: EventOrdering,
     /// Inputs.
@@ -485,6 +507,32 @@ impl JobConfig {
             None | Some("-") => Endpoint::Std,
             Some(p) => Endpoint::File(base.join(p)),
         };
+        let mut errors_kafka = None;
+        if let Some(dead) = raw.errors_kafka {
+            let mut properties = std::collections::BTreeMap::new();
+            let flattened = dead
+                .properties
+                .as_ref()
+                .map_or(Ok(()), |t| flatten_properties(t, "", &mut properties));
+            match flattened {
+                Err(key) => errors.push(Diagnostic::error(
+                    codes::JOB,
+                    locate(&key),
+                    format!("errors_kafka: property \"{key}\" must be a string, number or boolean"),
+                )),
+                Ok(()) => {
+                    errors_kafka = Some(KafkaOutputSpec {
+                        bootstrap: dead.bootstrap_servers,
+                        topic: dead.topic,
+                        format: KafkaFormat::Json,
+                        key_column: None,
+                        properties,
+                        connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+                        create_partitions: None,
+                    })
+                }
+            }
+        }
         let mut ordering = EventOrdering::default();
         if let Some(eo) = raw.event_ordering {
             if let Some(late) = eo.late_arrival_seconds {
@@ -618,6 +666,7 @@ impl JobConfig {
                 compat,
                 on_error,
                 errors: errors_endpoint,
+                errors_kafka,
                 ordering,
                 inputs,
                 outputs,
@@ -644,6 +693,7 @@ impl JobConfig {
             compat: CompatLevel::V1_2,
             on_error: ErrorPolicy::Skip,
             errors: Endpoint::Std,
+            errors_kafka: None,
             ordering: EventOrdering::default(),
             inputs: Vec::new(),
             outputs: Vec::new(),
@@ -1096,6 +1146,7 @@ fn validate_kafka_output(output: RawOutput, base: &Path) -> Result<OutputConfig,
             key_column: output.key_column.filter(|k| !k.trim().is_empty()),
             properties,
             connect_timeout: connect_timeout(output.connect_timeout_ms),
+            create_partitions: output.partitions,
         }),
         alias: output.alias,
     })

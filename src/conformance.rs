@@ -343,6 +343,7 @@ fn run_in(
         compat,
         on_error: ErrorPolicy::Skip,
         errors: Endpoint::File(scratch.join("errors.jsonl")),
+        errors_kafka: None,
         ordering,
         inputs,
         outputs,

@@ -32,7 +32,8 @@ use timely::dataflow::ProbeHandle;
 use crate::config::{CompatLevel, Endpoint, ErrorPolicy, InputConfig, JobConfig};
 use crate::connectors::file::{JsonLinesWriter, Part, ReadOptions};
 use crate::connectors::kafka::{
-    partition_ids, KafkaInputSpec, KafkaOutputSpec, KafkaReader, KafkaWriter,
+    create_topic, partition_ids, KafkaError, KafkaInputSpec, KafkaOutputSpec, KafkaReader,
+    KafkaWriter,
 };
 use crate::connectors::path_pattern::PathPattern;
 use crate::connectors::{reasons, BadEvent, EventSource, Next, RowWriter};
@@ -147,7 +148,8 @@ struct Shared {
     writers: Vec<Mutex<Option<Box<dyn RowWriter>>>>,
     rows_written: Vec<AtomicU64>,
     errors_endpoint: Endpoint,
-    dead_letters: Mutex<Option<JsonLinesWriter>>,
+    errors_kafka: Option<KafkaOutputSpec>,
+    dead_letters: Mutex<Option<DeadLetters>>,
     errors_by_reason: Mutex<BTreeMap<String, u64>>,
     stop: AtomicBool,
     stop_reason: Mutex<Option<String>>,
@@ -186,6 +188,12 @@ enum SourceKind {
         spec: KafkaInputSpec,
         partitions: Vec<i32>,
     },
+}
+
+/// Where dead letters go: JSON lines (a file or standard error) or a topic.
+enum DeadLetters {
+    Lines(JsonLinesWriter),
+    Topic(KafkaWriter),
 }
 
 /// Where an output goes.
@@ -363,6 +371,7 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
         output_targets,
         unwritten_outputs,
         errors_endpoint: job.errors.clone(),
+        errors_kafka: job.errors_kafka.clone(),
         dead_letters: Mutex::new(None),
         errors_by_reason: Mutex::new(BTreeMap::new()),
         stop: AtomicBool::new(false),
@@ -421,9 +430,15 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
         }
     }
     if let Ok(mut slot) = shared.dead_letters.lock() {
-        if let Some(w) = slot.as_mut() {
-            let _ = w.flush();
-        }
+        let flushed = match slot.as_mut() {
+            Some(DeadLetters::Lines(w)) => w.flush(),
+            Some(DeadLetters::Topic(w)) => w.flush().map_err(io::Error::other),
+            None => Ok(()),
+        };
+        flushed.map_err(|e| RunError::Io {
+            context: "error output".to_string(),
+            source: e,
+        })?;
     }
     if let Some(reason) = shared.stop_reason.into_inner().ok().flatten() {
         return Err(RunError::StoppedOnError(reason));
@@ -521,6 +536,18 @@ fn open_outputs(shared: &Shared) -> Result<(), RunError> {
                 Box::new(JsonLinesWriter::create(endpoint).map_err(failed)?)
             }
             OutputTarget::Kafka(spec) => {
+                if let Some(partitions) = spec.create_partitions {
+                    let exists = partition_ids(
+                        &spec.bootstrap,
+                        &spec.topic,
+                        &spec.properties,
+                        spec.connect_timeout,
+                    );
+                    if let Err(KafkaError::UnknownTopic { .. }) = exists {
+                        create_topic(&spec.bootstrap, &spec.topic, partitions)
+                            .map_err(|e| failed(io::Error::other(e)))?;
+                    }
+                }
                 Box::new(KafkaWriter::open(spec).map_err(|e| failed(io::Error::other(e)))?)
             }
         };
@@ -538,12 +565,18 @@ fn open_outputs(shared: &Shared) -> Result<(), RunError> {
                 })?;
         }
     }
-    let dead_letters = match &shared.errors_endpoint {
-        Endpoint::Std => JsonLinesWriter::from_writer(Box::new(io::stderr())),
-        endpoint => JsonLinesWriter::create(endpoint).map_err(|e| RunError::Io {
-            context: "error output".to_string(),
-            source: e,
-        })?,
+    let failed = |e: io::Error| RunError::Io {
+        context: "error output".to_string(),
+        source: e,
+    };
+    let dead_letters = match (&shared.errors_kafka, &shared.errors_endpoint) {
+        (Some(spec), _) => {
+            DeadLetters::Topic(KafkaWriter::open(spec).map_err(|e| failed(io::Error::other(e)))?)
+        }
+        (None, Endpoint::Std) => {
+            DeadLetters::Lines(JsonLinesWriter::from_writer(Box::new(io::stderr())))
+        }
+        (None, endpoint) => DeadLetters::Lines(JsonLinesWriter::create(endpoint).map_err(failed)?),
     };
     if let Ok(mut slot) = shared.dead_letters.lock() {
         *slot = Some(dead_letters);
@@ -1446,8 +1479,16 @@ fn write_dead_letter(shared: &Shared, record: &str) {
             );
         }
         if let Ok(mut slot) = shared.dead_letters.lock() {
-            if let Some(writer) = slot.as_mut() {
-                let _ = writer.write_json(&json);
+            let written = match slot.as_mut() {
+                Some(DeadLetters::Lines(writer)) => writer.write_json(&json),
+                Some(DeadLetters::Topic(writer)) => match Value::from_json(json, true) {
+                    Value::Record(record) => writer.write_row(&record).map_err(io::Error::other),
+                    _ => Ok(()),
+                },
+                None => Ok(()),
+            };
+            if let Err(e) = written {
+                eprintln!("warning: a dead letter could not be written: {e}");
             }
         }
     }

@@ -60,6 +60,7 @@ fn writer(bootstrap: &str, topic: &str, key: Option<&str>) -> KafkaWriter {
         key_column: key.map(str::to_string),
         properties: BTreeMap::new(),
         connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        create_partitions: None,
     })
     .expect("producer opens")
 }
@@ -150,7 +151,11 @@ fn event(i: u64, keys: u64, rate: u64) -> Record {
         now - now % 10_000 + 10_000
     });
     let millis = i * 1000 / rate;
-    let jitter = if i.is_multiple_of(3) { (i * 7919) % 2000 } else { 0 };
+    let jitter = if i.is_multiple_of(3) {
+        (i * 7919) % 2000
+    } else {
+        0
+    };
     let at = start + 2000 + millis - jitter;
     let secs = at / 1000;
     let ts = format!(
@@ -386,6 +391,40 @@ fn malformed_messages_are_counted_and_dead_lettered() {
     assert!(dead.iter().all(|d| d["position"]
         .as_str()
         .is_some_and(|p| p.starts_with("partition "))));
+
+    // The same job with a dead-letter topic instead of a file.
+    let dead_topic = topic("bad-dead");
+    std::fs::write(
+        dir.path().join("job.toml"),
+        job_text(
+            "q.asaql",
+            &format!(
+                "alias = \"Input\"\nkind = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n\
+                 topic = \"{input}\"\nstart = \"earliest\"\nstop_at_end = true"
+            ),
+            "alias = \"Out\"\npath = \"out.jsonl\"",
+            &format!(
+                "[errors_kafka]\nbootstrap_servers = \"{bootstrap}\"\ntopic = \"{dead_topic}\""
+            ),
+        ),
+    )
+    .expect("job");
+    assert_ok(
+        &eddy(&["run", "--quiet", "--job", job.to_str().expect("utf-8")]),
+        "the run with a dead-letter topic",
+    );
+    let from_topic: Vec<serde_json::Value> = read_topic(bootstrap, &dead_topic)
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let mut topic_reasons: Vec<&str> = from_topic
+        .iter()
+        .filter_map(|d| d["reason"].as_str())
+        .collect();
+    let mut file_reasons = reasons.clone();
+    topic_reasons.sort();
+    file_reasons.sort();
+    assert_eq!(topic_reasons, file_reasons);
 }
 
 #[test]

@@ -77,6 +77,7 @@ fn input(topic: &str, format: KafkaFormat) -> KafkaInputSpec {
         properties: BTreeMap::new(),
         stop_at_end: true,
         connect_timeout: Duration::from_secs(10),
+        create_partitions: None,
     }
 }
 

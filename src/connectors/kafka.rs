@@ -145,6 +145,10 @@ pub struct KafkaOutputSpec {
     pub properties: BTreeMap<String, String>,
     /// How long opening waits for the broker to answer.
     pub connect_timeout: Duration,
+    /// When the topic does not exist, the runtime creates it with this
+    /// many partitions (`partitions` in the job file); otherwise the
+    /// broker's own rule applies.
+    pub create_partitions: Option<i32>,
 }
 
 /// Message encodings.
