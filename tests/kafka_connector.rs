@@ -77,7 +77,6 @@ fn input(topic: &str, format: KafkaFormat) -> KafkaInputSpec {
         properties: BTreeMap::new(),
         stop_at_end: true,
         connect_timeout: Duration::from_secs(10),
-        create_partitions: None,
     }
 }
 
@@ -89,6 +88,7 @@ fn output(topic: &str, format: KafkaFormat, key_column: Option<&str>) -> KafkaOu
         key_column: key_column.map(str::to_string),
         properties: BTreeMap::new(),
         connect_timeout: Duration::from_secs(10),
+        create_partitions: None,
     }
 }
 
