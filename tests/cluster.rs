@@ -168,8 +168,9 @@ fn gone(pid: u32) -> bool {
     }
 }
 
-// TODO(runtime): assert the same output as a 1-process run, once inputs are
-// split across the workers of all processes and only global worker 0 writes.
+/// Two processes of two workers write exactly what one process writes:
+/// the generated stream is split across all four workers, and only global
+/// worker 0 writes the output.
 #[test]
 fn a_cluster_of_two_processes_runs_a_windowed_aggregate() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -200,7 +201,16 @@ fn a_cluster_of_two_processes_runs_a_windowed_aggregate() {
         stderr.ends_with("cluster: all 2 processes finished\n"),
         "{stderr}"
     );
-    assert!(dir.path().join("out.jsonl").exists());
+    let clustered = std::fs::read_to_string(dir.path().join("out.jsonl")).expect("output");
+    let single = eddy()
+        .args(["run", "--quiet", "-w", "1", "--job"])
+        .arg(&job)
+        .output()
+        .expect("eddy runs");
+    assert!(single.status.success());
+    let alone = std::fs::read_to_string(dir.path().join("out.jsonl")).expect("output");
+    assert!(alone.lines().count() >= 20, "{alone}");
+    assert_eq!(clustered, alone, "2 x 2 workers and 1 x 1 differ");
 }
 
 #[test]
