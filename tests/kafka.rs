@@ -629,3 +629,71 @@ fn an_unreachable_broker_is_a_clear_error() {
     );
     assert!(started.elapsed() < Duration::from_secs(30));
 }
+
+#[test]
+fn an_idle_partition_holds_results_back_by_at_most_the_late_tolerance() {
+    let bootstrap = broker();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = topic("idle-in");
+    create_topic(bootstrap, &input, 2).expect("topic");
+    // Every event goes to partition 0; partition 1 stays idle for the whole run.
+    let raw: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    for i in 0..100 {
+        let payload = format!("{{\"id\": {i}}}");
+        raw.send(
+            BaseRecord::<'_, str, str>::to(&input)
+                .payload(payload.as_str())
+                .partition(0),
+        )
+        .map_err(|(e, _)| e)
+        .expect("sends");
+    }
+    raw.flush(Duration::from_secs(30)).expect("acknowledged");
+    std::fs::write(
+        dir.path().join("q.asaql"),
+        "SELECT id, PartitionId INTO Out FROM Input PARTITION BY PartitionId",
+    )
+    .expect("query");
+    // Live (no stop_at_end), event time = the broker's timestamp, ASA's
+    // default 5 s late-arrival tolerance.
+    std::fs::write(
+        dir.path().join("job.toml"),
+        format!(
+            "query = \"q.asaql\"\n\
+             [[inputs]]\nalias = \"Input\"\nkind = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n\
+             topic = \"{input}\"\nstart = \"earliest\"\n\
+             [[outputs]]\nalias = \"Out\"\npath = \"out.jsonl\"\n"
+        ),
+    )
+    .expect("job");
+    let mut job = Command::new(env!("CARGO_BIN_EXE_eddy"))
+        .args(["run", "--quiet", "-w", "2", "--job"])
+        .arg(dir.path().join("job.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("eddy starts");
+    let rows = || -> Vec<serde_json::Value> {
+        std::fs::read_to_string(dir.path().join("out.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rows().len() < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = job.kill();
+    let _ = job.wait();
+    let rows = rows();
+    assert_eq!(
+        rows.len(),
+        100,
+        "every result is released while partition 1 is idle"
+    );
+    assert!(rows.iter().all(|r| r["PartitionId"] == 0));
+}
