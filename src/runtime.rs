@@ -653,9 +653,12 @@ fn open_source(
     }
 }
 
+/// Longest a written row waits before its output is flushed.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
 /// Writes a result sink: rows of each time are held (with a capability)
-/// until the frontier passes the time, then written in order and flushed,
-/// and only then is the capability released, so a probe on the returned
+/// until the frontier passes the time, then written in order and flushed
+/// (at most every [`FLUSH_EVERY`]), and only then is the capability released, so a probe on the returned
 /// stream tells every worker which times are durably written.
 fn result_sink<'scope>(
     rows: timely::dataflow::Stream<'scope, Time, Vec<(Row, Time, isize)>>,
@@ -664,12 +667,17 @@ fn result_sink<'scope>(
 ) -> timely::dataflow::Stream<'scope, Time, Vec<()>> {
     let sink_shared = Arc::clone(shared);
     let name = format!("Sink({})", shared.plan.outputs[output_index].name);
+    let scope = rows.scope();
     rows.unary_frontier(
         Exchange::new(|_: &(Row, Time, isize)| 0),
         &name,
-        move |_initial, _info| {
+        move |_initial, info| {
+            let activator = scope.activator_for(info.address);
             let mut pending: BTreeMap<Time, Vec<(Row, isize)>> = BTreeMap::new();
             let mut held: Option<timely::dataflow::operators::Capability<Time>> = None;
+            // Rows written but not yet flushed hold back this time.
+            let mut unflushed: Option<timely::dataflow::operators::Capability<Time>> = None;
+            let mut last_flush = Instant::now();
             move |(input, frontier),
                   output: &mut timely::dataflow::operators::generic::OutputBuilderSession<
                 '_,
@@ -689,7 +697,7 @@ fn result_sink<'scope>(
                         }
                     }
                 });
-                let mut wrote = false;
+                let mut first_written = None;
                 while let Some(entry) = pending.first_entry() {
                     if frontier.less_equal(entry.key()) {
                         break;
@@ -697,10 +705,22 @@ fn result_sink<'scope>(
                     let time = *entry.key();
                     let rows = entry.remove();
                     write_time(&sink_shared, output_index, time, rows);
-                    wrote = true;
+                    first_written.get_or_insert(time);
                 }
-                if wrote {
-                    flush_output(&sink_shared, output_index);
+                if let (Some(time), None, Some(cap)) = (first_written, &unflushed, &held) {
+                    unflushed = Some(cap.delayed(&time));
+                }
+                // Flushing waits for the broker's acknowledgements: do it at
+                // most every FLUSH_EVERY (and at the end), not per time.
+                if unflushed.is_some() {
+                    let since = last_flush.elapsed();
+                    if since >= FLUSH_EVERY || frontier.frontier().is_empty() {
+                        flush_output(&sink_shared, output_index);
+                        unflushed = None;
+                        last_flush = Instant::now();
+                    } else {
+                        activator.activate_after(FLUSH_EVERY - since);
+                    }
                 }
                 match pending.keys().next() {
                     Some(first) => {
