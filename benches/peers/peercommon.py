@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
 # Taken at import, which every runner does first: the start of the process
@@ -68,15 +69,20 @@ def report(engine, version, args, seconds, **extra):
     (key, n, total, t_ms) tuples, so run_all can tell whether two engines
     produced the same rows, not just the same sums.
     """
-    rows = []
+    # Engines that write a change stream (Pathway: "diff": 1 / -1) are
+    # folded into the final multiset of rows.
+    bag = Counter()
     with open(args.out) as f:
         for line in f:
             if not line.strip():
                 continue
             r = json.loads(line)
-            rows.append((int(r["key"]), int(r["n"]), int(r["total"]),
-                         t_to_ms(r["t"])))
-    rows.sort()
+            row = (int(r["key"]), int(r["n"]), int(r["total"]),
+                   t_to_ms(r["t"]))
+            bag[row] += int(r.get("diff", 1))
+    if any(c < 0 for c in bag.values()):
+        raise SystemExit(f"{engine}: retraction of a row never inserted")
+    rows = sorted(bag.elements())
     h = hashlib.sha256()
     for r in rows:
         h.update(("%d,%d,%d,%d\n" % r).encode())
