@@ -89,5 +89,39 @@ with open(args.out, "wb") as out:
         with open(p, "rb") as f:
             shutil.copyfileobj(f, out)
 seconds = time.perf_counter() - t0
+
+
+def descendants_peak_kib():
+    """Largest VmHWM among this process's descendants (the Flink JVM).
+
+    /usr/bin/time -v does not see the JVM (the driver never waits for it),
+    so its peak is read here, while it still runs.
+    """
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                pass
+    mine, frontier = set(), {os.getpid()}
+    while frontier:
+        frontier = {p for p, pp in parent.items() if pp in frontier} - mine
+        mine |= frontier
+    peak = 0
+    for p in mine:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        except OSError:
+            pass
+    return peak
+
+
+jvm_kib = descendants_peak_kib()
 pc.report("flink", VERSION, args, seconds, part_files=len(parts),
-          uncommitted_files=len(hidden))
+          uncommitted_files=len(hidden),
+          jvm_peak_rss_mib=round(jvm_kib / 1024, 1) if jvm_kib else None)
