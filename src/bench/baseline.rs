@@ -328,6 +328,70 @@ mod tests {
         assert_eq!(ceil_to(1, HOP), HOP);
         assert_eq!(ceil_to(HOP, HOP), HOP);
         assert_eq!(ceil_to(-1, HOP), 0);
-        assert_eq!(ceil_to(-HOP - 1, HOP), -2 * HOP);
+        assert_eq!(ceil_to(-HOP - 1, HOP), -HOP);
+    }
+
+    /// Runs `events` (key, v, seconds) in order and returns (key, n, total, seconds) rows.
+    fn rows(kind: WindowKind, events: &[(i64, i64, i64)]) -> Vec<(i64, u64, i64, i64)> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("out.jsonl");
+        let mut sink = Sink {
+            out: BufWriter::new(File::create(&path).expect("create")),
+            path: path.clone(),
+            rows: 0,
+        };
+        let mut state = State::new(kind);
+        for &(key, v, secs) in events {
+            state.add(key, v, secs * TICKS_PER_SECOND).expect("add");
+        }
+        state.close_before(i64::MAX, &mut sink).expect("close");
+        sink.out.flush().expect("flush");
+        std::fs::read_to_string(&path)
+            .expect("read")
+            .lines()
+            .map(|l| {
+                let row: serde_json::Value = serde_json::from_str(l).expect("json");
+                let t = DateTime::parse(row["t"].as_str().expect("t")).expect("time");
+                (
+                    row["key"].as_i64().expect("key"),
+                    row["n"].as_u64().expect("n"),
+                    row["total"].as_i64().expect("total"),
+                    t.ticks() / TICKS_PER_SECOND,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tumbling_and_hopping_windows_hold_their_end() {
+        let events = [(1, 2, 10), (1, 3, 11), (2, 4, 12)];
+        assert_eq!(
+            rows(WindowKind::Tumbling, &events),
+            vec![(1, 1, 2, 10), (1, 1, 3, 20), (2, 1, 4, 20)]
+        );
+        assert_eq!(
+            rows(WindowKind::Hopping, &events),
+            vec![
+                (1, 1, 2, 10),
+                (1, 2, 5, 15),
+                (2, 1, 4, 15),
+                (1, 1, 3, 20),
+                (2, 1, 4, 20)
+            ]
+        );
+    }
+
+    #[test]
+    fn sliding_windows_write_a_row_only_when_the_aggregates_change() {
+        // Entry at 1 and 3, exits at 11 (a change) and 13 (empty: no row).
+        assert_eq!(
+            rows(WindowKind::Sliding, &[(1, 1, 1), (1, 2, 3)]),
+            vec![(1, 1, 1, 1), (1, 2, 3, 3), (1, 1, 2, 11)]
+        );
+        // An exit and an entry at 11 that leave the aggregates unchanged write nothing.
+        assert_eq!(
+            rows(WindowKind::Sliding, &[(1, 5, 1), (1, 5, 11)]),
+            vec![(1, 1, 5, 1)]
+        );
     }
 }
