@@ -433,4 +433,25 @@ mod tests {
         assert_eq!(thousands(1234), "1,234");
         assert_eq!(thousands(1_234_567), "1,234,567");
     }
+
+    #[test]
+    fn the_digest_ignores_row_order_but_not_row_content() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            digest(&path).expect("digest")
+        };
+        let a = r#"{"key":1,"n":2,"total":3,"mean":1.5,"t":"2026-11-01T00:00:10.0000000Z"}"#;
+        let b = r#"{"key":2,"n":1,"total":4,"mean":4.0,"t":"2026-11-01T00:00:10.0000000Z"}"#;
+        let moved = r#"{"key":2,"n":1,"total":4,"mean":4.0,"t":"2026-11-01T00:00:20.0000000Z"}"#;
+        let one = write("one.jsonl", &format!("{a}\n{b}\n"));
+        assert_eq!(one.rows, 2);
+        assert_eq!((one.sum_n, one.sum_total), (3, 7));
+        assert_eq!(one, write("two.jsonl", &format!("{b}\n{a}\n")));
+        assert_ne!(one, write("three.jsonl", &format!("{a}\n{moved}\n")));
+        let bad = dir.path().join("bad.jsonl");
+        std::fs::write(&bad, "{\"key\":1}\n").expect("write");
+        assert!(digest(&bad).is_err());
+    }
 }
