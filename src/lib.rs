@@ -15,6 +15,7 @@
 //! (diagnostics) are leaves used by every stage.
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod bind;
 pub mod cli;
 pub mod cluster;

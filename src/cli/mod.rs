@@ -1,4 +1,5 @@
-//! The `eddy` command line: `run`, `check`, `explain`, `test` and `cluster`.
+//! The `eddy` command line: `run`, `check`, `explain`, `test`, `cluster`
+//! and `bench`.
 //!
 //! Exit codes: 0 for success (a closed standard output counts), 1 for an
 //! invalid query, job file or failing test case, 2 for a runtime failure
@@ -42,6 +43,11 @@ enum Command {
     Test(TestArgs),
     /// Run a job as several local processes (a timely cluster on 127.0.0.1), supervised.
     Cluster(cluster::ClusterArgs),
+    /// Measure windowed aggregations against a hand-written baseline (run a release build).
+    Bench(crate::bench::BenchArgs),
+    /// One run of the benchmark's hand-written baseline (used by `eddy bench`).
+    #[command(hide = true)]
+    BenchBaseline(crate::bench::baseline::BaselineArgs),
 }
 
 #[derive(Args, Debug)]
@@ -145,6 +151,8 @@ pub fn main() -> ExitCode {
         Command::Explain(args) => cmd_explain(args),
         Command::Test(args) => cmd_test(args),
         Command::Cluster(args) => cluster::cmd_cluster(args),
+        Command::Bench(args) => crate::bench::cmd_bench(args),
+        Command::BenchBaseline(args) => crate::bench::baseline::cmd_baseline(args),
     }
 }
 

@@ -1,0 +1,457 @@
+//! `eddy bench`: windowed aggregation measured against a hand-written
+//! baseline in the same run.
+//!
+//! The benchmark writes a deterministic JSON-lines stream (the
+//! [`Generator`] stream: 10,000 keys, 10,000 events per second of event
+//! time, up to 500 ms of disorder, as `{"key","v","ts"}` rows), then runs
+//! `SELECT key, COUNT(*) AS n, SUM(v) AS total, AVG(v) AS mean,
+//! System.Timestamp() AS t` grouped by key and a tumbling, hopping or
+//! sliding window over it: with the [`baseline`] and with Eddy on 1 and 2
+//! workers. Every run is a child process of the current executable (`eddy
+//! bench-baseline …` or `eddy run --quiet --job …`), timed by wall clock
+//! from spawn to exit; its peak memory is the `peak memory:` line of its
+//! summary (VmHWM from `/proc/self/status`). The outputs of the first run of
+//! every engine are compared with the baseline's (row count, sums of `n` and
+//! `total`, and an order-independent digest of every row's key, time, `n`
+//! and `total`); a difference makes the command exit 1.
+
+pub mod baseline;
+
+use std::collections::hash_map::DefaultHasher;
+use std::fmt::Write as _;
+use std::fs::File;
+use std::hash::{Hash, Hasher};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+
+use crate::connectors::generate::{Generator, GeneratorSpec};
+use crate::types::{DateTime, Value};
+use baseline::WindowKind;
+
+/// Events in a full run.
+const DEFAULT_EVENTS: u64 = 10_000_000;
+/// Events with `--quick`.
+const QUICK_EVENTS: u64 = 50_000;
+/// Distinct keys.
+const KEYS: u64 = 10_000;
+/// Events per second of event time.
+const RATE: u64 = 10_000;
+/// Largest backwards jitter of an event time.
+const DISORDER_MS: u64 = 500;
+/// The jobs' out-of-order tolerance.
+const OUT_OF_ORDER_SECONDS: u32 = 1;
+
+/// `eddy bench`: its arguments.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// A small run (50,000 events, 1 run) that only checks the harness and the outputs.
+    #[arg(long)]
+    pub quick: bool,
+    /// Events in the generated stream (default 10,000,000; 50,000 with --quick).
+    #[arg(long, value_name = "N")]
+    pub events: Option<u64>,
+    /// Runs per measurement; the median is reported (default 3; 1 with --quick).
+    #[arg(long, value_name = "R")]
+    pub runs: Option<usize>,
+    /// Folder for the data, jobs and outputs (kept); default: a temporary folder, removed after.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// Who computes a result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Engine {
+    Baseline,
+    Eddy { workers: usize },
+}
+
+impl Engine {
+    const ALL: [Engine; 3] = [
+        Engine::Baseline,
+        Engine::Eddy { workers: 1 },
+        Engine::Eddy { workers: 2 },
+    ];
+
+    fn label(self) -> String {
+        match self {
+            Engine::Baseline => "baseline".to_string(),
+            Engine::Eddy { workers } => format!("eddy -w {workers}"),
+        }
+    }
+
+    fn file_tag(self) -> String {
+        match self {
+            Engine::Baseline => "baseline".to_string(),
+            Engine::Eddy { workers } => format!("eddy-w{workers}"),
+        }
+    }
+}
+
+/// An order-independent summary of an output's rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Digest {
+    rows: u64,
+    sum_n: i64,
+    sum_total: i64,
+    /// Wrapping sum of a hash of each row's key, time, `n` and `total`.
+    rows_hash: u64,
+}
+
+/// What one engine did on one query.
+struct Measured {
+    engine: Engine,
+    seconds: Vec<f64>,
+    peak_mib: Option<f64>,
+    digest: Digest,
+}
+
+/// Runs the benchmark; see the module documentation. Exit status 0 when
+/// every output agrees with the baseline's, 1 on a mismatch, 2 when a run
+/// fails or a file cannot be written.
+pub fn cmd_bench(args: BenchArgs) -> ExitCode {
+    let events = args.events.unwrap_or(if args.quick {
+        QUICK_EVENTS
+    } else {
+        DEFAULT_EVENTS
+    });
+    let runs = args.runs.unwrap_or(if args.quick { 1 } else { 3 }).max(1);
+    let (dir, temporary) = match &args.out {
+        Some(dir) => (dir.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("eddy-bench-{}", std::process::id())),
+            true,
+        ),
+    };
+    let result = bench(&dir, events, runs);
+    if temporary {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("error: MISMATCH: Eddy's output differs from the baseline's (see the table)");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Runs every query and engine; `Ok(false)` when an output disagrees.
+fn bench(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the eddy executable: {e}"))?;
+    let input = dir.join("events.jsonl");
+    eprintln!("writing {events} events to {}", input.display());
+    write_events(&input, events)?;
+
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "| query | engine | median elapsed (s) | events/s | baseline time / engine time | peak memory (MiB) | rows | output vs baseline |"
+    );
+    let _ = writeln!(report, "|---|---|---:|---:|---:|---:|---:|---|");
+    let mut all_equal = true;
+    for kind in WindowKind::ALL {
+        let mut measured: Vec<Measured> = Vec::new();
+        for engine in Engine::ALL {
+            let output = dir.join(format!("{}-{}.jsonl", kind.name(), engine.file_tag()));
+            let mut command = Command::new(&exe);
+            match engine {
+                Engine::Baseline => {
+                    command
+                        .arg("bench-baseline")
+                        .arg("--window")
+                        .arg(kind.name())
+                        .arg("--input")
+                        .arg(&input)
+                        .arg("--output")
+                        .arg(&output)
+                        .arg("--out-of-order-seconds")
+                        .arg(OUT_OF_ORDER_SECONDS.to_string());
+                }
+                Engine::Eddy { workers } => {
+                    let job = write_job(dir, kind, &input, &output)?;
+                    command
+                        .arg("run")
+                        .arg("--quiet")
+                        .arg("--job")
+                        .arg(&job)
+                        .arg("-w")
+                        .arg(workers.to_string());
+                }
+            }
+            measured.push(Measured {
+                engine,
+                seconds: Vec::new(),
+                peak_mib: None,
+                digest: Digest::default(),
+            });
+            let slot = measured.len() - 1;
+            // All runs of one engine, then the next engine's.
+            for run in 0..runs {
+                eprintln!("{} {} run {}/{runs}", kind.name(), engine.label(), run + 1);
+                let (elapsed, peak) = run_child(&mut command, &engine.label())?;
+                let m = &mut measured[slot];
+                m.seconds.push(elapsed.as_secs_f64());
+                m.peak_mib = match (m.peak_mib, peak) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (a, b) => a.or(b),
+                };
+                if run == 0 {
+                    m.digest = digest(&output)?;
+                }
+            }
+        }
+        let base = &measured[0];
+        let base_median = median(&base.seconds);
+        for m in &measured {
+            let med = median(&m.seconds);
+            let check = if m.engine == Engine::Baseline {
+                "reference".to_string()
+            } else if m.digest == base.digest {
+                "equal".to_string()
+            } else {
+                all_equal = false;
+                format!(
+                    "MISMATCH (rows {} vs {}, sum n {} vs {}, sum total {} vs {})",
+                    m.digest.rows,
+                    base.digest.rows,
+                    m.digest.sum_n,
+                    base.digest.sum_n,
+                    m.digest.sum_total,
+                    base.digest.sum_total
+                )
+            };
+            let _ = writeln!(
+                report,
+                "| {} | {} | {:.2} | {} | {:.2} | {} | {} | {} |",
+                kind.name(),
+                m.engine.label(),
+                med,
+                thousands((events as f64 / med.max(1e-9)).round() as u64),
+                base_median / med.max(1e-9),
+                m.peak_mib.map_or("?".to_string(), |p| format!("{p:.1}")),
+                thousands(m.digest.rows),
+                check
+            );
+        }
+    }
+    println!(
+        "{events} events, {KEYS} keys, {runs} run{} each; elapsed is the median wall time of a child process; \
+         baseline time / engine time above 1 means faster than the baseline; peak memory is the largest VmHWM over the runs",
+        if runs == 1 { "" } else { "s" }
+    );
+    println!();
+    print!("{report}");
+    println!();
+    if all_equal {
+        println!("outputs checked: every Eddy output equals the baseline's");
+    } else {
+        println!("outputs checked: MISMATCH");
+    }
+    Ok(all_equal)
+}
+
+/// Writes the generated stream as `{"key":..,"v":..,"ts":".."}` lines.
+fn write_events(path: &Path, events: u64) -> Result<(), String> {
+    let file = File::create(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let start = DateTime::parse("2026-11-01T00:00:00Z").unwrap_or(DateTime::EPOCH);
+    let mut generator = Generator::new(GeneratorSpec {
+        events,
+        keys: KEYS,
+        rate: RATE,
+        disorder_ms: DISORDER_MS,
+        start,
+    });
+    while let Some(row) = generator.next_row() {
+        let (Some(Value::Bigint(key)), Some(Value::Bigint(v)), Some(Value::DateTime(ts))) =
+            (row.get("key"), row.get("value"), row.get("ts"))
+        else {
+            return Err("the generator made an unexpected row".to_string());
+        };
+        writeln!(
+            out,
+            "{{\"key\":{key},\"v\":{v},\"ts\":\"{}\"}}",
+            ts.to_iso()
+        )
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    out.flush()
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// The benchmark query over one window.
+fn query_text(kind: WindowKind) -> String {
+    format!(
+        "SELECT key, COUNT(*) AS n, SUM(v) AS total, AVG(v) AS mean, System.Timestamp() AS t\n\
+         INTO Out FROM Input TIMESTAMP BY ts\n\
+         GROUP BY key, {}\n",
+        kind.window_sql()
+    )
+}
+
+/// Writes the query and a job file for Eddy writing to `output`; returns the job's path.
+fn write_job(dir: &Path, kind: WindowKind, input: &Path, output: &Path) -> Result<PathBuf, String> {
+    let query = dir.join(format!("{}.asaql", kind.name()));
+    std::fs::write(&query, query_text(kind))
+        .map_err(|e| format!("cannot write {}: {e}", query.display()))?;
+    let stem = output.file_stem().map_or_else(
+        || kind.name().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let job = dir.join(format!("{stem}.toml"));
+    let text = format!(
+        "query = {}\n\
+         [event_ordering]\n\
+         out_of_order_seconds = {OUT_OF_ORDER_SECONDS}\n\
+         [[inputs]]\n\
+         alias = \"Input\"\n\
+         path = {}\n\
+         format = \"json\"\n\
+         [[outputs]]\n\
+         alias = \"Out\"\n\
+         path = {}\n",
+        toml_string(&query),
+        toml_string(input),
+        toml_string(output)
+    );
+    std::fs::write(&job, text).map_err(|e| format!("cannot write {}: {e}", job.display()))?;
+    Ok(job)
+}
+
+/// A path as a TOML basic string.
+fn toml_string(path: &Path) -> String {
+    toml::Value::String(path.to_string_lossy().into_owned()).to_string()
+}
+
+/// Runs one child to its end: its wall time and the peak memory it reported.
+fn run_child(command: &mut Command, label: &str) -> Result<(Duration, Option<f64>), String> {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let started = Instant::now();
+    let child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {label}: {e}"))?;
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("{label} did not finish: {e}"))?;
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        return Err(format!(
+            "{label} failed ({}):\n{}",
+            output.status,
+            stderr.trim_end()
+        ));
+    }
+    let peak = stderr.lines().find_map(|line| {
+        line.strip_prefix("peak memory: ")?
+            .strip_suffix(" MiB")?
+            .trim()
+            .parse::<f64>()
+            .ok()
+    });
+    Ok((elapsed, peak))
+}
+
+/// Reads an output and summarises its rows independently of their order.
+fn digest(path: &Path) -> Result<Digest, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut digest = Digest::default();
+    for (i, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
+        let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |what: &str| format!("{}:{}: {what}", path.display(), i + 1);
+        let row: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| bad(&e.to_string()))?;
+        let int = |name: &str| {
+            row.get(name)
+                .and_then(serde_json::Value::as_i64)
+                .ok_or_else(|| bad(&format!("no integer \"{name}\"")))
+        };
+        let (key, n, total) = (int("key")?, int("n")?, int("total")?);
+        let t = row
+            .get("t")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| bad("no string \"t\""))?;
+        let mut hasher = DefaultHasher::new();
+        (key, n, total, t).hash(&mut hasher);
+        digest.rows += 1;
+        digest.sum_n = digest.sum_n.wrapping_add(n);
+        digest.sum_total = digest.sum_total.wrapping_add(total);
+        digest.rows_hash = digest.rows_hash.wrapping_add(hasher.finish());
+    }
+    Ok(digest)
+}
+
+/// The median of a non-empty list (the mean of the middle two for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_thousands() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0]), 2.5);
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234), "1,234");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn the_digest_ignores_row_order_but_not_row_content() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            digest(&path).expect("digest")
+        };
+        let a = r#"{"key":1,"n":2,"total":3,"mean":1.5,"t":"2026-11-01T00:00:10.0000000Z"}"#;
+        let b = r#"{"key":2,"n":1,"total":4,"mean":4.0,"t":"2026-11-01T00:00:10.0000000Z"}"#;
+        let moved = r#"{"key":2,"n":1,"total":4,"mean":4.0,"t":"2026-11-01T00:00:20.0000000Z"}"#;
+        let one = write("one.jsonl", &format!("{a}\n{b}\n"));
+        assert_eq!(one.rows, 2);
+        assert_eq!((one.sum_n, one.sum_total), (3, 7));
+        assert_eq!(one, write("two.jsonl", &format!("{b}\n{a}\n")));
+        assert_ne!(one, write("three.jsonl", &format!("{a}\n{moved}\n")));
+        let bad = dir.path().join("bad.jsonl");
+        std::fs::write(&bad, "{\"key\":1}\n").expect("write");
+        assert!(digest(&bad).is_err());
+    }
+}
