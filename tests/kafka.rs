@@ -135,21 +135,23 @@ fn assert_ok(out: &Output, what: &str) {
     );
 }
 
-/// Event `i` of the test stream: `n` keys, `rate` events per second of event
-/// time from when the tests started, every third event up to 2 s early
+/// Now in milliseconds, rounded up to a whole 10 s: a test's first event time.
+fn start_ms() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    now - now % 10_000 + 10_000
+}
+
+/// Event `i` of a test stream starting at `start` (ms): `keys` keys, `rate`
+/// events per second of event time, every third event up to 2 s early
 /// (within the 5 s out-of-order tolerance the jobs use, so no event is
 /// adjusted in any partitioning). Event times are at or after the broker's
 /// timestamps (the arrival times), as for a live stream: ASA adjusts an
-/// out-of-order event that is also older than arrival − tolerance.
-fn event(i: u64, keys: u64, rate: u64) -> Record {
-    static START_MS: OnceLock<u64> = OnceLock::new();
-    let start = *START_MS.get_or_init(|| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        now - now % 10_000 + 10_000
-    });
+/// out-of-order event that is also older than arrival − tolerance, so each
+/// test takes its start just before it produces.
+fn event(i: u64, keys: u64, rate: u64, start: u64) -> Record {
     let millis = i * 1000 / rate;
     let jitter = if i.is_multiple_of(3) {
         (i * 7919) % 2000
@@ -199,12 +201,13 @@ fn the_same_results_at_every_scale_as_from_a_file() {
     let bootstrap = broker();
     let dir = tempfile::tempdir().expect("temp dir");
     let (events, keys, rate) = (200_000u64, 3_000u64, 2_000u64);
+    let start = start_ms();
     let input = topic("scale-in");
     create_topic(bootstrap, &input, 4).expect("input topic");
     let mut producer = writer(bootstrap, &input, Some("key"));
     let mut file = String::new();
     for i in 0..events {
-        let row = event(i, keys, rate);
+        let row = event(i, keys, rate, start);
         producer.write_row(&row).expect("produce");
         file.push_str(&row.to_json().to_string());
         file.push('\n');
@@ -297,8 +300,11 @@ fn malformed_messages_are_counted_and_dead_lettered() {
     create_topic(bootstrap, &input, 2).expect("topic");
     // Good events through the writer; malformed ones as raw payloads.
     let mut producer = writer(bootstrap, &input, None);
+    let start = start_ms();
     for i in 0..100 {
-        producer.write_row(&event(i, 10, 100)).expect("produce");
+        producer
+            .write_row(&event(i, 10, 100, start))
+            .expect("produce");
     }
     producer.flush().expect("flush");
     // Malformed payloads, and one good event with a key and a header, as
@@ -465,8 +471,11 @@ fn a_restarted_job_resumes_from_its_committed_offsets() {
             .collect()
     };
     let mut producer = writer(bootstrap, &input, Some("key"));
+    let start = start_ms();
     for i in 0..1000 {
-        producer.write_row(&event(i, 50, 100)).expect("produce");
+        producer
+            .write_row(&event(i, 50, 100, start))
+            .expect("produce");
     }
     producer.flush().expect("flush");
     assert_ok(
@@ -484,7 +493,9 @@ fn a_restarted_job_resumes_from_its_committed_offsets() {
     assert_eq!(first, (0..1000).collect());
 
     for i in 1000..1500 {
-        producer.write_row(&event(i, 50, 100)).expect("produce");
+        producer
+            .write_row(&event(i, 50, 100, start))
+            .expect("produce");
     }
     producer.flush().expect("flush");
     assert_ok(
@@ -541,7 +552,9 @@ fn a_broker_restart_while_the_job_runs_loses_nothing() {
     let produce = |range: std::ops::Range<u64>| {
         let mut producer = writer(&bootstrap, &input, None);
         for i in range {
-            producer.write_row(&event(i, 10, 100)).expect("produce");
+            producer
+                .write_row(&event(i, 10, 100, start_ms()))
+                .expect("produce");
         }
         producer.flush().expect("flush");
     };
