@@ -181,6 +181,14 @@ fn sorted(mut rows: Vec<String>) -> Vec<String> {
     rows
 }
 
+/// A Kafka input `Input` of `topic` that ends at the end it sees at start.
+fn kafka_input(bootstrap: &str, topic: &str, extra: &str) -> String {
+    format!(
+        "alias = \"Input\"\nkind = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n\
+         topic = \"{topic}\"\nstop_at_end = true\n{extra}"
+    )
+}
+
 fn job_text(query: &str, input: &str, output: &str, extra: &str) -> String {
     format!(
         "query = \"{query}\"\nerrors = \"errors.jsonl\"\n{extra}\n\
@@ -255,10 +263,7 @@ fn the_same_results_at_every_scale_as_from_a_file() {
                 dir.path().join("kafka.toml"),
                 job_text(
                     &format!("{name}.asaql"),
-                    &format!(
-                        "alias = \"Input\"\nkind = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n\
-                         topic = \"{input}\"\nstart = \"earliest\"\nstop_at_end = true"
-                    ),
+                    &kafka_input(bootstrap, &input, "start = \"earliest\""),
                     &format!(
                         "alias = \"Out\"\nkind = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n\
                          topic = \"{output}\""
@@ -346,10 +351,7 @@ fn malformed_messages_are_counted_and_dead_lettered() {
         dir.path().join("job.toml"),
         job_text(
             "q.asaql",
-            &format!(
-                "alias = \"Input\"\nkind = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n\
-                 topic = \"{input}\"\nstart = \"earliest\"\nstop_at_end = true"
-            ),
+            &kafka_input(bootstrap, &input, "start = \"earliest\""),
             "alias = \"Out\"\npath = \"out.jsonl\"",
             "",
         ),
@@ -404,10 +406,7 @@ fn malformed_messages_are_counted_and_dead_lettered() {
         dir.path().join("job.toml"),
         job_text(
             "q.asaql",
-            &format!(
-                "alias = \"Input\"\nkind = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n\
-                 topic = \"{input}\"\nstart = \"earliest\"\nstop_at_end = true"
-            ),
+            &kafka_input(bootstrap, &input, "start = \"earliest\""),
             "alias = \"Out\"\npath = \"out.jsonl\"",
             &format!(
                 "[errors_kafka]\nbootstrap_servers = \"{bootstrap}\"\ntopic = \"{dead_topic}\""
@@ -449,10 +448,7 @@ fn a_restarted_job_resumes_from_its_committed_offsets() {
         dir.path().join("job.toml"),
         job_text(
             "q.asaql",
-            &format!(
-                "alias = \"Input\"\nkind = \"kafka\"\nbootstrap_servers = \"{bootstrap}\"\n\
-                 topic = \"{input}\"\ngroup = \"{group}\"\nstop_at_end = true"
-            ),
+            &kafka_input(bootstrap, &input, &format!("group = \"{group}\"")),
             "alias = \"Out\"\npath = \"out.jsonl\"",
             "",
         ),
