@@ -304,14 +304,19 @@ fn decode_json_object(text: &str, line_no: usize, bool_as_bit: bool) -> Decoded 
         message,
         raw: truncate_raw(text),
     };
-    let json: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| bad(format!("invalid JSON: {e}")))?;
-    json_to_row(json, bool_as_bit).map_err(bad)
+    let value = super::json::parse_value(text, bool_as_bit)
+        .map_err(|e| bad(format!("invalid JSON: {e}")))?;
+    value_to_row(value).map_err(bad)
 }
 
 /// A JSON value as a row; anything but an object is an error message.
 pub(crate) fn json_to_row(json: serde_json::Value, bool_as_bit: bool) -> Result<Row, String> {
-    match Value::from_json(json, bool_as_bit) {
+    value_to_row(Value::from_json(json, bool_as_bit))
+}
+
+/// A decoded value as a row; anything but a record is an error message.
+pub(crate) fn value_to_row(value: Value) -> Result<Row, String> {
+    match value {
         Value::Record(record) => Ok(record),
         other => Err(format!(
             "expected a JSON object, found {}",

@@ -96,7 +96,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer, ProducerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::connectors::file::{csv_value, json_to_row, lower_case, ReadOptions};
+use crate::connectors::file::{csv_value, lower_case, value_to_row, ReadOptions};
 use crate::connectors::{reasons, truncate_raw, BadEvent, Decoded};
 use crate::types::{DataType, DateTime, Name, Record, Row, Value, TICKS_PER_SECOND};
 
@@ -1052,9 +1052,9 @@ impl Decoder {
                 if payload.iter().all(u8::is_ascii_whitespace) {
                     return Err(invalid("empty message".to_string()));
                 }
-                let json: serde_json::Value = serde_json::from_slice(payload)
+                let value = super::json::parse_value_bytes(payload, self.options.bool_as_bit)
                     .map_err(|e| invalid(format!("invalid JSON: {e}")))?;
-                json_to_row(json, self.options.bool_as_bit).map_err(invalid)?
+                value_to_row(value).map_err(invalid)?
             }
             DecoderKind::Csv(columns) => decode_csv(payload, columns)?,
             DecoderKind::Avro { schema, names } => {

@@ -7,6 +7,7 @@
 
 pub mod file;
 pub mod generate;
+pub mod json;
 pub mod kafka;
 pub mod path_pattern;
 

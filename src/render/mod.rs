@@ -15,6 +15,7 @@
 //! This module is the only one that imports timely and differential.
 
 mod session;
+mod window_end;
 
 use std::collections::HashMap;
 
@@ -323,55 +324,11 @@ impl<'scope> Renderer<'_, 'scope> {
             }
             Ok(Some((key_values, slots)))
         });
-        let placement_members = members.clone();
-        let scope = evaluated.inner.scope();
-        let placed = evaluated.inner.clone().flat_map(
-            move |((key_values, slots), time, diff): ((Vec<Value>, Vec<Value>), Time, isize)| {
-                let mut out = Vec::new();
-                for (member, (_, window)) in placement_members.iter().enumerate() {
-                    place(window, time, mode, |end, at, sign| {
-                        out.push((
-                            ((key_values.clone(), end, member as u32), slots.clone()),
-                            at,
-                            diff * sign,
-                        ));
-                    });
-                }
-                out
-            },
-        );
-        let mut streams = vec![placed];
-        for (member, (_, window)) in members.iter().enumerate() {
-            if let WindowPlan::Session {
-                timeout,
-                max_duration,
-                ..
-            } = window
-            {
-                let spec = session::SessionSpec {
-                    timeout: *timeout,
-                    max_duration: *max_duration,
-                    partition_len,
-                    member: member as u32,
-                };
-                streams.push(session::assign_sessions(evaluated.inner.clone(), spec));
-            }
-        }
-        let placed = if streams.len() == 1 {
-            streams.remove(0)
+        let reduced = if window_end::applies(&members, mode) {
+            window_end::aggregate_at_window_ends(evaluated.inner, &name, members.clone(), layout)
         } else {
-            scope.concatenate(streams)
-        }
-        .as_collection();
-        let reduce_layout = layout.clone();
-        let reduced = placed.reduce_named(
-            &name,
-            move |_key,
-                  input: &[(&Vec<Value>, isize)],
-                  output: &mut Vec<(Result<Vec<Value>, String>, isize)>| {
-                output.push((reduce_layout.compute(input), 1));
-            },
-        );
+            reduce_in_differential(evaluated, &name, &members, mode, partition_len, layout)
+        };
         let ids: Vec<Value> = members
             .iter()
             .map(|(id, _)| id.clone().map_or(Value::Null, Value::String))
@@ -387,7 +344,6 @@ impl<'scope> Renderer<'_, 'scope> {
             .collect();
         let sliding_for_rows = sliding.clone();
         let (ok, err) = reduced
-            .inner
             .filter(move |(((_, end, member), _), time, diff)| {
                 let is_sliding = sliding.get(*member as usize).copied().unwrap_or(false);
                 match mode {
@@ -771,6 +727,68 @@ fn split_pair(row: Row) -> (Row, Row) {
 }
 
 /// The members of a window: one, or each of `Windows(...)` with its id.
+/// Places evaluated events in their windows (sessions by their own
+/// operator) and reduces each group with a differential `reduce`: the path
+/// for changelogs, sliding and session windows.
+fn reduce_in_differential<'scope>(
+    evaluated: VecCollection<'scope, Time, session::Keyed, isize>,
+    name: &str,
+    members: &[(Option<String>, WindowPlan)],
+    mode: EmitMode,
+    partition_len: usize,
+    layout: AggregateLayout,
+) -> Stream<'scope, Time, Vec<window_end::Computed>> {
+    let placement_members = members.to_vec();
+    let scope = evaluated.inner.scope();
+    let placed = evaluated.inner.clone().flat_map(
+        move |((key_values, slots), time, diff): ((Vec<Value>, Vec<Value>), Time, isize)| {
+            let mut out = Vec::new();
+            for (member, (_, window)) in placement_members.iter().enumerate() {
+                place(window, time, mode, |end, at, sign| {
+                    out.push((
+                        ((key_values.clone(), end, member as u32), slots.clone()),
+                        at,
+                        diff * sign,
+                    ));
+                });
+            }
+            out
+        },
+    );
+    let mut streams = vec![placed];
+    for (member, (_, window)) in members.iter().enumerate() {
+        if let WindowPlan::Session {
+            timeout,
+            max_duration,
+            ..
+        } = window
+        {
+            let spec = session::SessionSpec {
+                timeout: *timeout,
+                max_duration: *max_duration,
+                partition_len,
+                member: member as u32,
+            };
+            streams.push(session::assign_sessions(evaluated.inner.clone(), spec));
+        }
+    }
+    let placed = if streams.len() == 1 {
+        streams.remove(0)
+    } else {
+        scope.concatenate(streams)
+    }
+    .as_collection();
+    let reduced = placed.reduce_named(
+        name,
+        move |_key,
+              input: &[(&Vec<Value>, isize)],
+              output: &mut Vec<(Result<Vec<Value>, String>, isize)>| {
+            output.push((layout.compute(input), 1));
+        },
+    );
+    reduced.inner
+}
+
 fn window_members(window: &WindowPlan) -> Vec<(Option<String>, WindowPlan)> {
     match window {
         WindowPlan::Multiple(members) => members.clone(),

@@ -1,0 +1,197 @@
+//! JSON text straight to [`Value`]s, without an intermediate
+//! `serde_json::Value`.
+//!
+//! Decoding an event is the first cost every row pays. Going through
+//! `serde_json::Value` built an ordered map per object and then a second
+//! tree of `Value`s; this decoder builds the `Value` tree directly with
+//! serde's visitor API. Field names are interned per thread (an event
+//! stream repeats the same few names), so a field costs a reference-count
+//! increment rather than an allocation.
+//!
+//! The result is the one [`Value::from_json`] gives for the same text: an
+//! integer that fits `i64` is bigint, any other number float; a JSON
+//! boolean is a bit at compatibility level 1.2 and bigint 0/1 below it;
+//! repeated field names (compared case-insensitively) keep the first
+//! position and the last value.
+
+use std::cell::RefCell;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::types::{Name, Record, Value};
+
+/// Distinct field names kept per thread; beyond them names are allocated.
+/// Events of one stream share a handful of names, and a linear scan of a
+/// short list beats hashing the name.
+const MAX_INTERNED: usize = 64;
+
+thread_local! {
+    static NAMES: RefCell<Vec<Name>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The shared [`Name`] for `text`.
+fn intern(text: &str) -> Name {
+    NAMES.with(|names| {
+        let mut names = names.borrow_mut();
+        if let Some(name) = names.iter().find(|n| &***n == text) {
+            return name.clone();
+        }
+        let name = Name::from(text);
+        if names.len() < MAX_INTERNED {
+            names.push(name.clone());
+        }
+        name
+    })
+}
+
+/// Parses one JSON document as a [`Value`].
+pub fn parse_value(text: &str, bool_as_bit: bool) -> Result<Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let value = ValueSeed { bool_as_bit }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+/// Parses one JSON document given as bytes.
+pub fn parse_value_bytes(bytes: &[u8], bool_as_bit: bool) -> Result<Value, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = ValueSeed { bool_as_bit }.deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+#[derive(Clone, Copy)]
+struct ValueSeed {
+    bool_as_bit: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for ValueSeed {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(if self.bool_as_bit {
+            Value::Bit(b)
+        } else {
+            Value::Bigint(i64::from(b))
+        })
+    }
+
+    fn visit_i64<E>(self, i: i64) -> Result<Value, E> {
+        Ok(Value::Bigint(i))
+    }
+
+    fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
+        Ok(match i64::try_from(u) {
+            Ok(i) => Value::Bigint(i),
+            Err(_) => Value::Float(u as f64),
+        })
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
+        Ok(Value::Float(f))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(Value::String(s.to_owned()))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Value, E> {
+        Ok(Value::String(s))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut record = Record::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some(name) = map.next_key_seed(NameSeed)? {
+            let value = map.next_value_seed(self)?;
+            record.set(name, value);
+        }
+        Ok(Value::Record(record))
+    }
+}
+
+/// A field name, interned.
+struct NameSeed;
+
+impl<'de> DeserializeSeed<'de> for NameSeed {
+    type Value = Name;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Name, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for NameSeed {
+    type Value = Name;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Name, E> {
+        Ok(intern(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn both(text: &str, bool_as_bit: bool) {
+        let direct = parse_value(text, bool_as_bit).expect("parses");
+        let json: serde_json::Value = serde_json::from_str(text).expect("parses");
+        let via_tree = Value::from_json(json, bool_as_bit);
+        assert_eq!(format!("{direct:?}"), format!("{via_tree:?}"), "{text}");
+    }
+
+    #[test]
+    fn decodes_as_the_json_tree_conversion_does() {
+        for text in [
+            r#"{"a":1,"b":-2.5,"c":"x","d":null,"e":true,"f":[1,{"g":[]}],"h":{}}"#,
+            r#"{"big":18446744073709551615,"neg":-9223372036854775808,"exp":1e3}"#,
+            r#"{"a":1,"A":2,"b":3}"#,
+            r#"{"a":1,"b":2,"a":3}"#,
+            r#"{"s":"esc\"aped \u00e9","n":0}"#,
+            r#"[1,2,"three"]"#,
+            "42",
+        ] {
+            both(text, true);
+            both(text, false);
+        }
+    }
+
+    #[test]
+    fn trailing_text_and_bad_json_are_errors() {
+        assert!(parse_value(r#"{"a":1} x"#, true).is_err());
+        assert!(parse_value(r#"{"a":"#, true).is_err());
+        assert!(parse_value_bytes(b"{\"a\":1}", true).is_ok());
+    }
+}

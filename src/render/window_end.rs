@@ -1,0 +1,223 @@
+//! Final results of hopping, tumbling and snapshot windows, computed once
+//! per window at its end without an arrangement.
+//!
+//! In `final` mode a window's aggregates are needed only at its end, and
+//! [`super::place`] already delays every event to that end. A differential
+//! `reduce` would then sort every event into an arrangement and retract it
+//! one tick later, only to compute each group once. This operator does the
+//! same computation directly: it routes each event by its group key, files
+//! it under `(window end, key, member)` in a hash map, and when the input
+//! frontier passes a window end it consolidates each group and computes the
+//! aggregates with the same [`AggregateLayout`] the reduction uses. The
+//! results are the reduction's insertions at the window end, byte for byte;
+//! state is the events of windows still open, released as they close.
+//!
+//! Changelog outputs, sliding windows and session windows keep the
+//! differential reduction: they need updates before a window's end.
+//!
+//! # Contract
+//! - Every pending window end is at or after the held capability, so the
+//!   operator can still emit at it (each end is `>=` its event's time).
+//! - A group whose events consolidate to nothing gives no row, as in the
+//!   reduction.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
+
+use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::operators::generic::Operator;
+use timely::dataflow::operators::Capability;
+use timely::dataflow::Stream;
+
+use super::session::Keyed;
+use super::{place, AggregateLayout, Time};
+use crate::plan::{EmitMode, WindowPlan};
+use crate::types::Value;
+
+/// A computed group: `((keys, window end, member), aggregates or error)`.
+pub type Computed = (
+    ((Vec<Value>, Time, u32), Result<Vec<Value>, String>),
+    Time,
+    isize,
+);
+
+/// The open groups of one window end, by group key and window member.
+type Groups = HashMap<(Vec<Value>, u32), Group, FixedState>;
+
+/// The events of one group: argument slots with their multiplicities.
+#[derive(Default)]
+struct Group {
+    events: Vec<(Vec<Value>, isize)>,
+    /// Some multiplicity is not `+1`, so the group needs consolidating.
+    mixed: bool,
+}
+
+impl Group {
+    fn push(&mut self, slots: Vec<Value>, diff: isize) {
+        self.mixed |= diff != 1;
+        self.events.push((slots, diff));
+    }
+
+    /// The group as the reduction sees it: distinct slots with non-zero
+    /// multiplicities (sorted only when something needs cancelling).
+    fn consolidated(mut self) -> Vec<(Vec<Value>, isize)> {
+        if self.mixed {
+            differential_dataflow::consolidation::consolidate(&mut self.events);
+        }
+        self.events
+    }
+}
+
+/// True when `windows` can be computed by [`aggregate_at_window_ends`]:
+/// `final` mode over hopping (tumbling) and snapshot windows only.
+pub fn applies(windows: &[(Option<String>, WindowPlan)], mode: EmitMode) -> bool {
+    mode == EmitMode::Final
+        && windows
+            .iter()
+            .all(|(_, w)| matches!(w, WindowPlan::Hopping { .. } | WindowPlan::Snapshot))
+}
+
+/// Aggregates `events` (group key values and argument slots, at event
+/// time) per window of `windows` and emits each group's result at its
+/// window end; see the module documentation.
+pub fn aggregate_at_window_ends<'scope>(
+    events: Stream<'scope, Time, Vec<(Keyed, Time, isize)>>,
+    name: &str,
+    windows: Vec<(Option<String>, WindowPlan)>,
+    layout: AggregateLayout,
+) -> Stream<'scope, Time, Vec<Computed>> {
+    // A fixed seed: every process routes a key to the same worker.
+    let route = |update: &(Keyed, Time, isize)| FixedState::with_seed(0).hash_one(&update.0 .0);
+    events.unary_frontier(Exchange::new(route), name, move |_initial, _info| {
+        let mut open: BTreeMap<Time, Groups> = BTreeMap::new();
+        let mut capability: Option<Capability<Time>> = None;
+        move |(input, frontier), output| {
+            input.for_each_stamp(|stamp, batches| {
+                if let Some(retained) = stamp.retain_least(output.output_index()) {
+                    match &capability {
+                        Some(held) if held.time() <= retained.time() => {}
+                        _ => capability = Some(retained),
+                    }
+                }
+                for batch in batches {
+                    for ((keys, slots), time, diff) in batch.drain(..) {
+                        file_event(&mut open, &windows, keys, slots, time, diff);
+                    }
+                }
+            });
+            let Some(held) = capability.as_ref() else {
+                return;
+            };
+            while let Some(entry) = open.first_entry() {
+                let end = *entry.key();
+                if frontier.less_equal(&end) {
+                    break;
+                }
+                let groups = entry.remove();
+                let stamp = held.try_delayed(&end).unwrap_or_else(|| held.clone());
+                let mut session = output.session(&stamp);
+                for ((keys, member), group) in groups {
+                    let events = group.consolidated();
+                    if events.is_empty() {
+                        continue;
+                    }
+                    let refs: Vec<(&Vec<Value>, isize)> =
+                        events.iter().map(|(slots, diff)| (slots, *diff)).collect();
+                    let result = layout.compute(&refs);
+                    session.give((((keys, end, member), result), end, 1));
+                }
+            }
+            match frontier.frontier().first() {
+                Some(t) => {
+                    if let Some(cap) = capability.as_mut() {
+                        if cap.time() < t {
+                            cap.downgrade(t);
+                        }
+                    }
+                }
+                None => capability = None,
+            }
+        }
+    })
+}
+
+/// Files one event under every window of `windows` that holds it.
+fn file_event(
+    open: &mut BTreeMap<Time, Groups>,
+    windows: &[(Option<String>, WindowPlan)],
+    keys: Vec<Value>,
+    slots: Vec<Value>,
+    time: Time,
+    diff: isize,
+) {
+    let mut ends: Vec<(Time, u32)> = Vec::new();
+    for (member, (_, window)) in windows.iter().enumerate() {
+        place(window, time, EmitMode::Final, |end, _at, sign| {
+            if sign > 0 {
+                ends.push((end, member as u32));
+            }
+        });
+    }
+    let last = ends.len().saturating_sub(1);
+    let mut keys = Some(keys);
+    let mut slots = Some(slots);
+    for (i, (end, member)) in ends.into_iter().enumerate() {
+        // The last window takes the event's own vectors; the others clone.
+        let (k, s) = if i == last {
+            (keys.take(), slots.take())
+        } else {
+            (keys.clone(), slots.clone())
+        };
+        let (Some(k), Some(s)) = (k, s) else { continue };
+        open.entry(end)
+            .or_default()
+            .entry((k, member))
+            .or_default()
+            .push(s, diff);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const S: i64 = 10_000_000;
+
+    #[test]
+    fn an_event_is_filed_under_every_hopping_window_that_holds_it() {
+        let windows = vec![(
+            None,
+            WindowPlan::Hopping {
+                size: 10 * S,
+                hop: 5 * S,
+                offset: 0,
+            },
+        )];
+        let mut open = BTreeMap::new();
+        file_event(
+            &mut open,
+            &windows,
+            vec![Value::Bigint(1)],
+            vec![Value::Bigint(7)],
+            7 * S,
+            1,
+        );
+        let ends: Vec<Time> = open.keys().copied().collect();
+        assert_eq!(ends, vec![10 * S, 15 * S]);
+    }
+
+    #[test]
+    fn a_group_consolidates_only_when_it_holds_retractions() {
+        let mut group = Group::default();
+        group.push(vec![Value::Bigint(1)], 1);
+        group.push(vec![Value::Bigint(2)], 1);
+        group.push(vec![Value::Bigint(1)], -1);
+        assert_eq!(group.consolidated(), vec![(vec![Value::Bigint(2)], 1)]);
+        let mut plain = Group::default();
+        plain.push(vec![Value::Bigint(1)], 1);
+        plain.push(vec![Value::Bigint(1)], 1);
+        assert_eq!(plain.consolidated().len(), 2);
+    }
+}
