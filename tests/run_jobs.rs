@@ -757,3 +757,67 @@ fn geospatial_functions_write_geojson_and_dead_letter_bad_geometries() {
         dead[0]
     );
 }
+
+#[test]
+fn an_ok_case_may_be_overridden_only_by_a_bounded_float_tolerance() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let case = dir.path().join("near-case");
+    let overrides = dir.path().join("overrides");
+    std::fs::create_dir_all(&case).expect("mkdir");
+    std::fs::create_dir_all(&overrides).expect("mkdir");
+    write(
+        &case,
+        "query.asaql",
+        "SELECT x * 1.0 AS x INTO Out FROM Events",
+    );
+    write(&case, "events.jsonl", "{\"x\": 1000000.0}\n");
+    // 1.5e-9 relative away from what Eddy writes: past the default 1e-9.
+    write(&case, "expected.Out.jsonl", "{\"x\": 1000000.0015}\n");
+    write(
+        &case,
+        "case.json",
+        r#"{"status": "ok", "inputs": {"Events": "events.jsonl"}, "outputs": {"Out": "expected.Out.jsonl"}}"#,
+    );
+    let test = || {
+        run(&[
+            "test",
+            "--overrides",
+            overrides.to_str().expect("utf-8"),
+            case.to_str().expect("utf-8"),
+        ])
+    };
+    let (code, stdout, _) = test();
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("FAIL near-case"), "{stdout}");
+
+    let tolerance = |value: &str, extra: &str| {
+        write(
+            &overrides,
+            "near-case.toml",
+            &format!("rule = \"r\"\ndifference = \"d\"\nfloat_tolerance = {value}\n{extra}"),
+        );
+    };
+    tolerance("2e-9", "");
+    let (code, stdout, _) = test();
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("PASS near-case (override: r (d))"),
+        "{stdout}"
+    );
+
+    tolerance("1e-5", "");
+    let (code, stdout, _) = test();
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("float_tolerance must be in"), "{stdout}");
+
+    tolerance(
+        "2e-9",
+        "[[extra_rows]]\noutput = \"Out\"\nrow = '{\"x\": 2}'\n",
+    );
+    let (code, stdout, _) = test();
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("only doc_inconsistent and derived cases may be overridden"),
+        "{stdout}"
+    );
+}
