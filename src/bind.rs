@@ -1494,22 +1494,6 @@ impl Binder<'_> {
             );
             return ScalarExpr::Literal(Value::Null);
         }
-        const GEOSPATIAL: [&str; 7] = [
-            "createpoint",
-            "createlinestring",
-            "createpolygon",
-            "st_distance",
-            "st_within",
-            "st_intersects",
-            "st_overlaps",
-        ];
-        if GEOSPATIAL.contains(&lower.as_str()) {
-            self.errors.push(Diagnostic::unsupported(
-                span,
-                &format!("the geospatial function {name}"),
-            ));
-            return ScalarExpr::Literal(Value::Null);
-        }
         let Some(builtin) = functions::lookup(name) else {
             self.errors.push(
                 Diagnostic::error(

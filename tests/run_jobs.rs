@@ -687,3 +687,137 @@ fn a_chain_of_three_streams_and_a_non_equality_reference_join() {
         ]
     );
 }
+
+#[test]
+fn geospatial_functions_write_geojson_and_dead_letter_bad_geometries() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = write(
+        dir.path(),
+        "in.jsonl",
+        concat!(
+            r#"{"id": 1, "lat": 0.0, "lon": 1.0, "fence": "POLYGON((0 -1, 2 -1, 2 1, 0 1, 0 -1))"}"#,
+            "\n",
+            r#"{"id": 2, "lat": 5.0, "lon": 5.0, "fence": {"type": "Polygon", "coordinates": [[[0, -1], [2, -1], [2, 1], [0, 1], [0, -1]]]}}"#,
+            "\n",
+            r#"{"id": 3, "lat": 0.0, "lon": 0.0, "fence": "POLYGON((0 0, 1 1"}"#,
+            "\n",
+        ),
+    );
+    let query = write(
+        dir.path(),
+        "q.asaql",
+        "SELECT id, CreatePoint(lat, lon) AS position, \
+         ST_DISTANCE(CreatePoint(lat, lon), 'POINT(0 0)') AS metres, \
+         ST_WITHIN(CreatePoint(lat, lon), fence) AS inside \
+         INTO Output FROM Input",
+    );
+    let out = dir.path().join("out.jsonl");
+    let errors = dir.path().join("errors.jsonl");
+    let (code, _, stderr) = run(&[
+        "run",
+        "--query",
+        query.to_str().expect("utf-8"),
+        "--input",
+        &format!("Input={}", input.display()),
+        "--output",
+        &format!("Output={}", out.display()),
+        "--errors",
+        errors.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows = lines(&out);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let row = |id: i64| {
+        rows.iter()
+            .find(|r| r["id"] == id)
+            .unwrap_or_else(|| panic!("row {id} in {rows:?}"))
+    };
+    assert_eq!(
+        row(1)["position"],
+        serde_json::json!({"type": "Point", "coordinates": [1.0, 0.0]})
+    );
+    // One degree of longitude on the equator: the WGS84 semi-major axis
+    // times one degree in radians.
+    let metres = row(1)["metres"].as_f64().expect("metres");
+    assert!(
+        (metres - 6_378_137.0 * 1f64.to_radians()).abs() < 1e-6,
+        "{metres}"
+    );
+    assert_eq!(row(1)["inside"], 1);
+    assert_eq!(row(2)["inside"], 0);
+    let dead = lines(&errors);
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0]["reason"], "TypeConversionError");
+    assert!(
+        dead[0]["message"]
+            .as_str()
+            .expect("message")
+            .starts_with("ST_WITHIN: cannot read nvarchar(max) 'POLYGON((0 0, 1 1'"),
+        "{}",
+        dead[0]
+    );
+}
+
+#[test]
+fn an_ok_case_may_be_overridden_only_by_a_bounded_float_tolerance() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let case = dir.path().join("near-case");
+    let overrides = dir.path().join("overrides");
+    std::fs::create_dir_all(&case).expect("mkdir");
+    std::fs::create_dir_all(&overrides).expect("mkdir");
+    write(
+        &case,
+        "query.asaql",
+        "SELECT x * 1.0 AS x INTO Out FROM Events",
+    );
+    write(&case, "events.jsonl", "{\"x\": 1000000.0}\n");
+    // 1.5e-9 relative away from what Eddy writes: past the default 1e-9.
+    write(&case, "expected.Out.jsonl", "{\"x\": 1000000.0015}\n");
+    write(
+        &case,
+        "case.json",
+        r#"{"status": "ok", "inputs": {"Events": "events.jsonl"}, "outputs": {"Out": "expected.Out.jsonl"}}"#,
+    );
+    let test = || {
+        run(&[
+            "test",
+            "--overrides",
+            overrides.to_str().expect("utf-8"),
+            case.to_str().expect("utf-8"),
+        ])
+    };
+    let (code, stdout, _) = test();
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("FAIL near-case"), "{stdout}");
+
+    let tolerance = |value: &str, extra: &str| {
+        write(
+            &overrides,
+            "near-case.toml",
+            &format!("rule = \"r\"\ndifference = \"d\"\nfloat_tolerance = {value}\n{extra}"),
+        );
+    };
+    tolerance("2e-9", "");
+    let (code, stdout, _) = test();
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("PASS near-case (override: r (d))"),
+        "{stdout}"
+    );
+
+    tolerance("1e-5", "");
+    let (code, stdout, _) = test();
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("float_tolerance must be in"), "{stdout}");
+
+    tolerance(
+        "2e-9",
+        "[[extra_rows]]\noutput = \"Out\"\nrow = '{\"x\": 2}'\n",
+    );
+    let (code, stdout, _) = test();
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("only doc_inconsistent and derived cases may be overridden"),
+        "{stdout}"
+    );
+}

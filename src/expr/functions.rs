@@ -1,8 +1,9 @@
 //! The built-in scalar functions (ASA-SEMANTICS.md §6): string, math,
 //! date/time, conversion (`GetType`), record and array functions, and
-//! `COALESCE`/`NULLIF`. Aggregates, analytic functions, geospatial and
-//! metadata functions are not here; [`is_aggregate`] and [`is_analytic`]
-//! let the binder route the former two.
+//! `COALESCE`/`NULLIF`; the geospatial functions, written in
+//! [`super::geo`], are registered here too. Aggregates, analytic functions
+//! and metadata functions are not here; [`is_aggregate`] and
+//! [`is_analytic`] let the binder route the former two.
 //!
 //! Common rules:
 //! - A NULL argument gives NULL, except where the reference says otherwise
@@ -36,6 +37,7 @@ use regex::{Regex, RegexBuilder};
 
 use super::cast::{conversion_error, decimal_digits, to_datetime, to_f64, to_i64, to_string_value};
 use super::dates::{self, DatePart};
+use super::geo;
 use super::ops::compare;
 use super::pattern::LikePattern;
 use super::EvalError;
@@ -145,6 +147,14 @@ static BUILTINS: &[Builtin] = &[
     f("GetArrayLength", 1, Some(1), get_array_length),
     f("COALESCE", 1, None, coalesce),
     f("NULLIF", 2, Some(2), nullif),
+    // Geospatial functions, in super::geo.
+    f("CreatePoint", 2, Some(2), geo::create_point),
+    f("CreateLineString", 2, None, geo::create_line_string),
+    f("CreatePolygon", 4, None, geo::create_polygon),
+    f("ST_DISTANCE", 2, Some(2), geo::st_distance),
+    f("ST_WITHIN", 2, Some(2), geo::st_within),
+    f("ST_INTERSECTS", 2, Some(2), geo::st_intersects),
+    f("ST_OVERLAPS", 2, Some(2), geo::st_overlaps),
 ];
 
 /// The built-in scalar function called `name` (any case).

@@ -8,6 +8,7 @@ pub mod cast;
 pub mod dates;
 pub mod eval;
 pub mod functions;
+pub mod geo;
 pub mod ops;
 pub mod pattern;
 
