@@ -640,9 +640,8 @@ impl Binder<'_> {
     }
 
     fn bind_select_over(&mut self, select: &ast::Select, mut rel: Rel, scope: &Scope) -> Rel {
-        let scope = scope;
         if let Some(predicate) = &select.selection {
-            let predicate_expr = self.bind_expr(predicate, &scope);
+            let predicate_expr = self.bind_expr(predicate, scope);
             rel = Rel::Filter {
                 input: Box::new(rel),
                 predicate: predicate_expr,
@@ -650,17 +649,17 @@ impl Binder<'_> {
             };
         }
         if select.group_by_span.is_some() || select_uses_aggregates(select) {
-            return self.bind_aggregate_select(select, rel, &scope);
+            return self.bind_aggregate_select(select, rel, scope);
         }
         if let Some(having) = &select.having {
-            let predicate_expr = self.bind_expr(having, &scope);
+            let predicate_expr = self.bind_expr(having, scope);
             rel = Rel::Filter {
                 input: Box::new(rel),
                 predicate: predicate_expr,
                 span: having.span,
             };
         }
-        let items = self.bind_projection(&select.projection, &scope);
+        let items = self.bind_projection(&select.projection, scope);
         let span = select
             .projection
             .first()
