@@ -15,11 +15,11 @@ use std::collections::HashMap;
 use crate::diag::{codes, Diagnostic, Diagnostics, Span};
 use crate::expr::aggregate::AggregateKind;
 use crate::expr::functions;
-use crate::plan::time_column;
 use crate::plan::{
     aggregate_column, key_column, AggregatePlan, OutputPlan, Plan, ProjectItem, Rel, ScalarExpr,
     SourcePlan, StepPlan, Unfold, WindowPlan, WINDOW_ID_COLUMN,
 };
+use crate::plan::{analytic_column, time_column, AnalyticKind, AnalyticPlan};
 use crate::syntax::ast::{self, ExprKind, FunctionArg, Literal, Quote};
 use crate::types::{DataType, Name, Value};
 
@@ -82,6 +82,7 @@ pub fn bind(script: &ast::Script, catalog: &dyn Catalog) -> Result<Plan, Diagnos
         errors: Vec::new(),
         aggregates: None,
         window_id_allowed: false,
+        analytic_columns: HashMap::new(),
     };
     for statement in &script.statements {
         match statement {
@@ -117,6 +118,9 @@ struct Binder<'a> {
     aggregates: Option<Vec<AggregatePlan>>,
     /// True while binding a SELECT list over `Windows(...)`.
     window_id_allowed: bool,
+    /// The analytic calls of the SELECT being bound, by where they are
+    /// written, each with the index of its [`analytic_column`].
+    analytic_columns: HashMap<Span, usize>,
 }
 
 /// The names visible inside one SELECT: the FROM source's alias.
@@ -309,9 +313,335 @@ impl Binder<'_> {
     }
 
     fn bind_select(&mut self, select: &ast::Select) -> Rel {
-        let (mut rel, scope) = self.bind_from(&select.from);
+        let (rel, scope) = self.bind_from(&select.from);
+        let outer_analytics = std::mem::take(&mut self.analytic_columns);
+        let rel = self.bind_analytics(select, rel, &scope);
+        let bound = self.bind_select_over(select, rel, &scope);
+        self.analytic_columns = outer_analytics;
+        bound
+    }
+
+    /// Binds the analytic calls of `select` (ASA-SEMANTICS.md §5) into a
+    /// [`Rel::Analytic`] over the FROM rows, and records which column each
+    /// call reads, so that WHERE, GROUP BY and SELECT see them as columns.
+    fn bind_analytics(&mut self, select: &ast::Select, rel: Rel, scope: &Scope) -> Rel {
+        let mut calls = Vec::new();
+        for item in &select.projection {
+            if let ast::SelectItem::Expr { expr, .. } = item {
+                collect_analytic_calls(expr, &mut calls);
+            }
+        }
+        for expr in select.selection.iter().chain(select.having.iter()) {
+            collect_analytic_calls(expr, &mut calls);
+        }
+        for item in &select.group_by {
+            if let ast::GroupItem::Expr(e) = item {
+                collect_analytic_calls(e, &mut calls);
+            }
+        }
+        if calls.is_empty() {
+            return rel;
+        }
+        if !select.from.joins.is_empty() {
+            self.errors.push(Diagnostic::unsupported(
+                calls[0].span,
+                "analytic functions in a query with JOIN or APPLY",
+            ));
+            for call in calls {
+                self.analytic_columns.insert(call.span, usize::MAX);
+            }
+            return rel;
+        }
+        let mut functions: Vec<AnalyticPlan> = Vec::new();
+        let mut texts: Vec<String> = Vec::new();
+        for call in calls {
+            let Some(function) = self.bind_analytic_call(call, scope) else {
+                // Reported already; the call reads NULL.
+                self.analytic_columns.insert(call.span, usize::MAX);
+                continue;
+            };
+            let text = function.describe().to_lowercase();
+            let index = match texts.iter().position(|t| *t == text) {
+                Some(i) => i,
+                None => {
+                    texts.push(text);
+                    functions.push(function);
+                    functions.len() - 1
+                }
+            };
+            self.analytic_columns.insert(call.span, index);
+        }
+        if functions.is_empty() {
+            return rel;
+        }
+        Rel::Analytic {
+            input: Box::new(rel),
+            functions,
+            span: select.from.source.span,
+        }
+    }
+
+    /// One analytic call as an [`AnalyticPlan`]; `None` after an error.
+    fn bind_analytic_call(
+        &mut self,
+        call: &ast::FunctionCall,
+        scope: &Scope,
+    ) -> Option<AnalyticPlan> {
+        let upper = call.name.value.to_ascii_uppercase();
+        let span = call.span;
+        let over = call.over.as_ref();
+        let error = |binder: &mut Self, at: Span, message: String| {
+            binder
+                .errors
+                .push(Diagnostic::error(codes::FUNCTION, at, message));
+        };
+        if call.distinct {
+            error(
+                self,
+                span,
+                format!("DISTINCT is not allowed in the analytic form of {upper}"),
+            );
+            return None;
+        }
+        let args: Vec<Option<&ast::Expr>> = call
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Expr(e) => Some(e),
+                FunctionArg::Star(_) => None,
+            })
+            .collect();
+        let arity = |binder: &mut Self, min: usize, max: usize| -> bool {
+            let n = args.len();
+            if n < min || n > max {
+                error(
+                    binder,
+                    span,
+                    format!("{upper} takes {min} to {max} arguments, found {n}"),
+                );
+                return false;
+            }
+            true
+        };
+        let is_first = upper == "ISFIRST";
+        let duration = match over.and_then(|o| o.limit_duration.as_ref()) {
+            Some(d) if is_first => {
+                error(self, d.span, "ISFIRST takes no LIMIT DURATION".to_string());
+                return None;
+            }
+            Some(d) => self.window_length(d, "LIMIT DURATION"),
+            None if is_first => 0,
+            None => {
+                self.errors.push(
+                    Diagnostic::error(
+                        codes::FUNCTION,
+                        over.map_or(span, |o| o.span),
+                        format!("{upper} needs OVER (... LIMIT DURATION(unit, n) ...)"),
+                    )
+                    .with_help("Analytic functions look back a bounded time, e.g. OVER (LIMIT DURATION(minute, 5))."),
+                );
+                return None;
+            }
+        };
+        let partition_by = over
+            .map(|o| {
+                o.partition_by
+                    .iter()
+                    .map(|e| self.bind_expr(e, scope))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let when = over
+            .and_then(|o| o.when.as_deref())
+            .map(|e| self.bind_expr(e, scope));
+        let order_by: Vec<(ScalarExpr, bool)> = over
+            .map(|o| {
+                o.order_by
+                    .iter()
+                    .map(|item| (self.bind_expr(&item.expr, scope), item.descending))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let directions: Vec<bool> = order_by.iter().map(|(_, d)| *d).collect();
+        let order_exprs: Vec<ScalarExpr> = order_by.into_iter().map(|(e, _)| e).collect();
+        let uses_order = matches!(upper.as_str(), "TOPONE" | "COLLECTTOP");
+        if uses_order && order_exprs.is_empty() {
+            error(self, span, format!("{upper} needs OVER (ORDER BY ...)"));
+            return None;
+        }
+        if !uses_order && !order_exprs.is_empty() {
+            error(self, span, format!("{upper} takes no ORDER BY"));
+            return None;
+        }
+        let bind_arg = |binder: &mut Self, arg: Option<&ast::Expr>| -> Option<ScalarExpr> {
+            match arg {
+                // `e` may be `*` (the whole row), or the FROM alias.
+                None => None,
+                Some(e) if matches!(&e.kind, ExprKind::Column(p) if p.len() == 1 && scope.is_alias(&p[0].value)) => {
+                    None
+                }
+                Some(e) => Some(binder.bind_expr(e, scope)),
+            }
+        };
+        let (kind, argument) = match upper.as_str() {
+            "LAG" => {
+                if !arity(self, 1, 3) {
+                    return None;
+                }
+                let offset = match args.get(1) {
+                    None => 1,
+                    Some(Some(ast::Expr {
+                        kind: ExprKind::Literal(Literal::Integer(n)),
+                        ..
+                    })) if *n >= 1 => usize::try_from(*n).unwrap_or(usize::MAX),
+                    Some(other) => {
+                        error(
+                            self,
+                            other.map_or(span, |e| e.span),
+                            "the offset of LAG is an integer literal of at least 1".to_string(),
+                        );
+                        return None;
+                    }
+                };
+                let default = args
+                    .get(2)
+                    .copied()
+                    .flatten()
+                    .map(|e| self.bind_expr(e, scope));
+                let argument = bind_arg(self, args.first().copied().flatten());
+                (AnalyticKind::Lag { offset, default }, argument)
+            }
+            "LAST" => {
+                if !arity(self, 1, 2) {
+                    return None;
+                }
+                let default = args
+                    .get(1)
+                    .copied()
+                    .flatten()
+                    .map(|e| self.bind_expr(e, scope));
+                let argument = bind_arg(self, args.first().copied().flatten());
+                (AnalyticKind::Last { default }, argument)
+            }
+            "ISFIRST" => {
+                if !arity(self, 2, 2) {
+                    return None;
+                }
+                let unit = match args.first().copied().flatten().map(|e| &e.kind) {
+                    Some(ExprKind::Column(path)) if path.len() == 1 => {
+                        ast::TimeUnit::parse(&path[0].value)
+                    }
+                    _ => None,
+                };
+                let amount = match args.get(1).copied().flatten().map(|e| &e.kind) {
+                    Some(ExprKind::Literal(Literal::Integer(n))) => Some(*n),
+                    _ => None,
+                };
+                let (Some(unit), Some(amount)) = (unit, amount) else {
+                    error(
+                        self,
+                        span,
+                        "ISFIRST takes a time unit and an integer, e.g. ISFIRST(minute, 10)"
+                            .to_string(),
+                    );
+                    return None;
+                };
+                let size = self
+                    .window_length(&ast::DurationLit { unit, amount, span }, "ISFIRST interval");
+                (AnalyticKind::IsFirst { size }, None)
+            }
+            "COUNT" => {
+                if !arity(self, 1, 1) {
+                    return None;
+                }
+                match bind_arg(self, args.first().copied().flatten()) {
+                    None => (AnalyticKind::Aggregate(AggregateKind::CountStar), None),
+                    Some(e) => (AnalyticKind::Aggregate(AggregateKind::Count), Some(e)),
+                }
+            }
+            "SUM" | "AVG" | "MIN" | "MAX" | "STDEV" | "STDEVP" | "VAR" | "VARP" => {
+                if !arity(self, 1, 1) {
+                    return None;
+                }
+                let Some(Some(e)) = args.first().copied() else {
+                    error(self, span, format!("{upper} does not take *"));
+                    return None;
+                };
+                let kind = match upper.as_str() {
+                    "SUM" => AggregateKind::Sum,
+                    "AVG" => AggregateKind::Avg,
+                    "MIN" => AggregateKind::Min,
+                    "MAX" => AggregateKind::Max,
+                    "STDEV" => AggregateKind::Stdev,
+                    "STDEVP" => AggregateKind::Stdevp,
+                    "VAR" => AggregateKind::Var,
+                    _ => AggregateKind::Varp,
+                };
+                (
+                    AnalyticKind::Aggregate(kind),
+                    Some(self.bind_expr(e, scope)),
+                )
+            }
+            "TOPONE" | "COLLECT" => {
+                if !arity(self, 0, 1) {
+                    return None;
+                }
+                let kind = if upper == "TOPONE" {
+                    AggregateKind::TopOne { order: directions }
+                } else {
+                    AggregateKind::Collect
+                };
+                let argument = bind_arg(self, args.first().copied().flatten());
+                (AnalyticKind::Aggregate(kind), argument)
+            }
+            "COLLECTTOP" => {
+                if !arity(self, 1, 2) {
+                    return None;
+                }
+                let n = match args.first().copied().flatten().map(|e| &e.kind) {
+                    Some(ExprKind::Literal(Literal::Integer(n))) if *n > 0 => {
+                        usize::try_from(*n).unwrap_or(usize::MAX)
+                    }
+                    _ => {
+                        error(
+                            self,
+                            span,
+                            "CollectTop takes a positive integer literal as its first argument"
+                                .to_string(),
+                        );
+                        return None;
+                    }
+                };
+                let argument = bind_arg(self, args.get(1).copied().flatten());
+                (
+                    AnalyticKind::Aggregate(AggregateKind::CollectTop {
+                        n,
+                        order: directions,
+                    }),
+                    argument,
+                )
+            }
+            _ => {
+                self.errors.push(Diagnostic::unsupported(
+                    span,
+                    &format!("the analytic form of {upper}"),
+                ));
+                return None;
+            }
+        };
+        Some(AnalyticPlan {
+            kind,
+            argument,
+            order_by: order_exprs,
+            partition_by,
+            duration,
+            when,
+        })
+    }
+
+    fn bind_select_over(&mut self, select: &ast::Select, mut rel: Rel, scope: &Scope) -> Rel {
         if let Some(predicate) = &select.selection {
-            let predicate_expr = self.bind_expr(predicate, &scope);
+            let predicate_expr = self.bind_expr(predicate, scope);
             rel = Rel::Filter {
                 input: Box::new(rel),
                 predicate: predicate_expr,
@@ -319,17 +649,17 @@ impl Binder<'_> {
             };
         }
         if select.group_by_span.is_some() || select_uses_aggregates(select) {
-            return self.bind_aggregate_select(select, rel, &scope);
+            return self.bind_aggregate_select(select, rel, scope);
         }
         if let Some(having) = &select.having {
-            let predicate_expr = self.bind_expr(having, &scope);
+            let predicate_expr = self.bind_expr(having, scope);
             rel = Rel::Filter {
                 input: Box::new(rel),
                 predicate: predicate_expr,
                 span: having.span,
             };
         }
-        let items = self.bind_projection(&select.projection, &scope);
+        let items = self.bind_projection(&select.projection, scope);
         let span = select
             .projection
             .first()
@@ -486,6 +816,17 @@ impl Binder<'_> {
             return ScalarExpr::Column(key_column(i));
         }
         match expr {
+            ScalarExpr::Column(name) if name.starts_with("__analytic") => {
+                self.errors.push(
+                    Diagnostic::error(
+                        codes::INVALID,
+                        span,
+                        "an analytic function in a GROUP BY query must be a grouping key or inside an aggregate",
+                    )
+                    .with_help("Compute it in a WITH step and group that step's rows."),
+                );
+                ScalarExpr::Literal(Value::Null)
+            }
             ScalarExpr::Column(name) if name.starts_with("__") => ScalarExpr::Column(name),
             ScalarExpr::Column(name) | ScalarExpr::ColumnOrString(name) => {
                 self.errors.push(
@@ -1465,13 +1806,30 @@ impl Binder<'_> {
             self.errors.push(Diagnostic::unsupported(span, what));
             return ScalarExpr::Literal(Value::Null);
         }
+        if is_analytic_call(call) {
+            match self.analytic_columns.get(&call.span) {
+                Some(&usize::MAX) => {}
+                Some(&i) => return ScalarExpr::Column(analytic_column(i)),
+                // Not collected for a SELECT: nested in another analytic
+                // call, or in a clause analytic functions cannot read.
+                None => self.errors.push(Diagnostic::error(
+                    codes::INVALID,
+                    span,
+                    format!(
+                        "{} is an analytic function and is only allowed in SELECT, WHERE, GROUP BY and HAVING, not inside another analytic function",
+                        name.to_ascii_uppercase()
+                    ),
+                )),
+            }
+            return ScalarExpr::Literal(Value::Null);
+        }
         if functions::is_aggregate(name) {
             return self.bind_aggregate_call(call, span, scope);
         }
-        if functions::is_analytic(name) || call.over.is_some() {
+        if call.over.is_some() {
             self.errors.push(Diagnostic::unsupported(
                 span,
-                &format!("the analytic function {}", name.to_ascii_uppercase()),
+                &format!("OVER with {}", name.to_ascii_uppercase()),
             ));
             return ScalarExpr::Literal(Value::Null);
         }
@@ -1742,12 +2100,84 @@ fn describe_aggregate(a: &AggregatePlan) -> String {
     format!("{:?}({arg}) ORDER BY {}", a.kind, order.join(",")).to_lowercase()
 }
 
+/// True for `LAG`, `LAST`, `ISFIRST` and the aggregate forms with
+/// `OVER (... LIMIT DURATION / PARTITION BY / WHEN ...)` (§5); an aggregate
+/// with only `OVER (ORDER BY ...)` is an ordinary windowed aggregate.
+fn is_analytic_call(call: &ast::FunctionCall) -> bool {
+    if call.namespace.is_some() {
+        return false;
+    }
+    functions::is_analytic(&call.name.value)
+        || (functions::is_aggregate(&call.name.value)
+            && call.over.as_ref().is_some_and(|o| {
+                o.limit_duration.is_some() || !o.partition_by.is_empty() || o.when.is_some()
+            }))
+}
+
+/// The analytic calls in an expression, outermost first; calls nested in
+/// an analytic call's arguments are not collected (binding reports them).
+fn collect_analytic_calls<'e>(expr: &'e ast::Expr, out: &mut Vec<&'e ast::FunctionCall>) {
+    match &expr.kind {
+        ExprKind::Function(call) if is_analytic_call(call) => out.push(call),
+        ExprKind::Function(call) => {
+            for arg in &call.args {
+                if let FunctionArg::Expr(e) = arg {
+                    collect_analytic_calls(e, out);
+                }
+            }
+        }
+        ExprKind::Unary { expr, .. }
+        | ExprKind::IsNull { expr, .. }
+        | ExprKind::Cast { expr, .. } => collect_analytic_calls(expr, out),
+        ExprKind::Binary { left, right, .. } => {
+            collect_analytic_calls(left, out);
+            collect_analytic_calls(right, out);
+        }
+        ExprKind::Like { expr, pattern, .. } => {
+            collect_analytic_calls(expr, out);
+            collect_analytic_calls(pattern, out);
+        }
+        ExprKind::Between {
+            expr, low, high, ..
+        } => {
+            collect_analytic_calls(expr, out);
+            collect_analytic_calls(low, out);
+            collect_analytic_calls(high, out);
+        }
+        ExprKind::InList { expr, list, .. } => {
+            collect_analytic_calls(expr, out);
+            for e in list {
+                collect_analytic_calls(e, out);
+            }
+        }
+        ExprKind::Case {
+            operand,
+            whens,
+            else_result,
+        } => {
+            if let Some(o) = operand {
+                collect_analytic_calls(o, out);
+            }
+            for (w, t) in whens {
+                collect_analytic_calls(w, out);
+                collect_analytic_calls(t, out);
+            }
+            if let Some(e) = else_result {
+                collect_analytic_calls(e, out);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// True when the SELECT list or HAVING calls an aggregate function.
 fn select_uses_aggregates(select: &ast::Select) -> bool {
     fn walk(e: &ast::Expr) -> bool {
         match &e.kind {
             ExprKind::Function(call) => {
-                (call.namespace.is_none() && functions::is_aggregate(&call.name.value))
+                (call.namespace.is_none()
+                    && functions::is_aggregate(&call.name.value)
+                    && !is_analytic_call(call))
                     || call
                         .args
                         .iter()

@@ -184,6 +184,19 @@ pub enum Rel {
         /// The clause.
         span: Span,
     },
+    /// The analytic functions of one SELECT (`LAG`, `LAST`, `ISFIRST`
+    /// and the aggregate `OVER (... LIMIT DURATION ...)` forms), computed
+    /// over the step's input rows before WHERE, GROUP BY and the SELECT
+    /// list: each row gets the column [`analytic_column`]`(i)` holding the
+    /// `i`-th function's value, and is otherwise unchanged.
+    Analytic {
+        /// The step's input rows.
+        input: Box<Rel>,
+        /// The calls, in the order their columns are numbered.
+        functions: Vec<AnalyticPlan>,
+        /// The FROM clause the functions range over.
+        span: Span,
+    },
     /// `UNION` (duplicates kept).
     Union {
         /// Branches.
@@ -258,6 +271,67 @@ pub struct AggregatePlan {
     pub order_by: Vec<ScalarExpr>,
 }
 
+/// One analytic call (ASA-SEMANTICS.md §5), with lengths in ticks.
+#[derive(Clone, Debug)]
+pub struct AnalyticPlan {
+    /// Which function.
+    pub kind: AnalyticKind,
+    /// The value looked up or aggregated; `None` is the whole row (`*`).
+    pub argument: Option<ScalarExpr>,
+    /// `OVER (ORDER BY ...)` keys of TopOne and CollectTop.
+    pub order_by: Vec<ScalarExpr>,
+    /// `PARTITION BY` keys: only rows with equal keys see each other.
+    pub partition_by: Vec<ScalarExpr>,
+    /// `LIMIT DURATION`: how far back the history reaches (ISFIRST has none).
+    pub duration: i64,
+    /// `WHEN`: only rows where it is true enter the history.
+    pub when: Option<ScalarExpr>,
+}
+
+/// The analytic functions.
+#[derive(Clone, Debug)]
+pub enum AnalyticKind {
+    /// `LAG(e, offset, default)`: the `offset`-th previous matching row.
+    Lag {
+        /// At least 1.
+        offset: usize,
+        /// Returned when there is no such row.
+        default: Option<ScalarExpr>,
+    },
+    /// `LAST(e, default)`: the latest matching row, this one included.
+    Last {
+        /// Returned when there is no such row.
+        default: Option<ScalarExpr>,
+    },
+    /// `ISFIRST(unit, n)`: 1 for the first matching row of its interval of
+    /// `size` ticks on the tumbling grid, else 0.
+    IsFirst {
+        /// Interval length.
+        size: i64,
+    },
+    /// An aggregate over the matching rows of the last duration.
+    Aggregate(crate::expr::aggregate::AggregateKind),
+}
+
+/// The name of the column holding the `i`-th analytic function's value.
+pub fn analytic_column(i: usize) -> Name {
+    Name::from(format!("__analytic{i}"))
+}
+
+/// The hidden column holding an input event's arrival position, which
+/// orders events with equal times for the analytic functions: an array
+/// `[partition, position]` (docs/semantics.md, "Analytic functions"). It is
+/// only added when the plan has analytic functions ([`Plan::uses_arrival_order`]).
+pub const ARRIVAL_COLUMN: &str = "__arrival";
+
+/// Columns the engine adds to rows for its own use, which `*`, whole-row
+/// aggregates and outputs never show.
+pub fn is_hidden_column(name: &str) -> bool {
+    name.eq_ignore_ascii_case(METADATA_COLUMN)
+        || name.eq_ignore_ascii_case(ARRIVAL_COLUMN)
+        || name.starts_with("__analytic")
+}
+
 /// The name of the `i`-th grouping key column of an aggregate's output.
 pub fn key_column(i: usize) -> Name {
     Name::from(format!("__key{i}"))
@@ -322,6 +396,16 @@ impl Plan {
             .unwrap_or(0)
     }
 
+    /// True when some relation computes analytic functions: then sources
+    /// tag each event with its arrival position ([`ARRIVAL_COLUMN`]).
+    pub fn uses_arrival_order(&self) -> bool {
+        self.steps
+            .iter()
+            .map(|s| &s.rel)
+            .chain(self.outputs.iter().map(|o| &o.rel))
+            .any(Rel::has_analytic)
+    }
+
     /// A readable rendering of the plan, one operator per line.
     pub fn explain(&self, source_text: &str) -> String {
         let mut out = String::new();
@@ -355,6 +439,22 @@ fn at(span: Span, source_text: &str) -> String {
 }
 
 impl Rel {
+    fn has_analytic(&self) -> bool {
+        match self {
+            Rel::Analytic { .. } => true,
+            Rel::Source(_) | Rel::Step(_) => false,
+            Rel::Filter { input, .. }
+            | Rel::Project { input, .. }
+            | Rel::Aggregate { input, .. }
+            | Rel::Nest { input, .. }
+            | Rel::Apply { input, .. } => input.has_analytic(),
+            Rel::LookupJoin { left, right, .. } | Rel::TemporalJoin { left, right, .. } => {
+                left.has_analytic() || right.has_analytic()
+            }
+            Rel::Union { inputs, .. } => inputs.iter().any(Rel::has_analytic),
+        }
+    }
+
     /// The operator's name as shown in `explain` and in dataflow operator
     /// names: the plan node and where it comes from in the query.
     pub fn operator_name(&self, plan: &Plan, source_text: &str) -> String {
@@ -368,6 +468,7 @@ impl Rel {
                 None => format!("Step#{id}"),
             },
             Rel::Filter { span, .. } => format!("Filter@{}", at(*span, source_text)),
+            Rel::Analytic { span, .. } => format!("Analytic@{}", at(*span, source_text)),
             Rel::Project { span, .. } => format!("Project@{}", at(*span, source_text)),
             Rel::Union { span, .. } => format!("Union@{}", at(*span, source_text)),
             Rel::Nest { alias, .. } => format!("Nest({alias})"),
@@ -407,6 +508,17 @@ impl Rel {
             }
             Rel::Nest { input, .. } => {
                 let _ = writeln!(out, "{pad}{name}");
+                input.explain_into(out, depth + 1, plan, text);
+            }
+            Rel::Analytic {
+                input, functions, ..
+            } => {
+                let list: Vec<String> = functions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| format!("{} AS [{}]", f.describe(), analytic_column(i)))
+                    .collect();
+                let _ = writeln!(out, "{pad}{name} {}", list.join(", "));
                 input.explain_into(out, depth + 1, plan, text);
             }
             Rel::TemporalJoin {
@@ -502,6 +614,52 @@ impl Rel {
     }
 }
 
+impl AnalyticPlan {
+    /// A short description, e.g. `LAG(Make, 1) OVER (LIMIT DURATION 90s)`.
+    pub fn describe(&self) -> String {
+        let argument = self
+            .argument
+            .as_ref()
+            .map_or("*".to_string(), |e| e.to_string());
+        let call = match &self.kind {
+            AnalyticKind::Lag { offset, default } => match default {
+                Some(d) => format!("LAG({argument}, {offset}, {d})"),
+                None => format!("LAG({argument}, {offset})"),
+            },
+            AnalyticKind::Last { default } => match default {
+                Some(d) => format!("LAST({argument}, {d})"),
+                None => format!("LAST({argument})"),
+            },
+            AnalyticKind::IsFirst { size } => format!(
+                "ISFIRST({}s)",
+                *size as f64 / crate::types::TICKS_PER_SECOND as f64
+            ),
+            AnalyticKind::Aggregate(kind) => {
+                format!("{}({argument})", crate::expr::aggregate::name(kind))
+            }
+        };
+        let mut over = Vec::new();
+        if !self.partition_by.is_empty() {
+            let keys: Vec<String> = self.partition_by.iter().map(|e| e.to_string()).collect();
+            over.push(format!("PARTITION BY {}", keys.join(", ")));
+        }
+        if !self.order_by.is_empty() {
+            let keys: Vec<String> = self.order_by.iter().map(|e| e.to_string()).collect();
+            over.push(format!("ORDER BY {}", keys.join(", ")));
+        }
+        if !matches!(self.kind, AnalyticKind::IsFirst { .. }) {
+            over.push(format!(
+                "LIMIT DURATION {}s",
+                self.duration as f64 / crate::types::TICKS_PER_SECOND as f64
+            ));
+        }
+        if let Some(w) = &self.when {
+            over.push(format!("WHEN {w}"));
+        }
+        format!("{call} OVER ({})", over.join(" "))
+    }
+}
+
 impl WindowPlan {
     /// A short description, e.g. `HoppingWindow(size 10s, hop 5s)`.
     pub fn describe(&self) -> String {
@@ -548,6 +706,21 @@ fn rel_horizon(rel: &Rel, steps: &[i64]) -> i64 {
         | Rel::Project { input, .. }
         | Rel::Nest { input, .. }
         | Rel::Apply { input, .. } => rel_horizon(input, steps),
+        // A row's analytic values depend on the rows of the duration (or
+        // ISFIRST interval) before it: a restart must replay those too.
+        Rel::Analytic {
+            input, functions, ..
+        } => rel_horizon(input, steps).saturating_add(
+            functions
+                .iter()
+                .map(|f| match f.kind {
+                    AnalyticKind::IsFirst { size } => size,
+                    _ => f.duration,
+                })
+                .max()
+                .unwrap_or(0)
+                .saturating_add(1),
+        ),
         Rel::Aggregate { input, window, .. } => {
             rel_horizon(input, steps).saturating_add(window_horizon(window))
         }

@@ -38,10 +38,10 @@ use crate::connectors::kafka::{
 use crate::connectors::path_pattern::PathPattern;
 use crate::connectors::{reasons, BadEvent, EventSource, Next, RowWriter};
 use crate::expr::eval::{eval, EvalContext};
-use crate::plan::{EmitMode, Plan, SourcePlan};
+use crate::plan::{EmitMode, Plan, SourcePlan, ARRIVAL_COLUMN};
 use crate::render::{render, Failure, Time};
 use crate::time::{Admission, Watermark};
-use crate::types::{DateTime, Row, Value};
+use crate::types::{DateTime, Name, Row, Value};
 
 /// How to run.
 #[derive(Clone, Debug)]
@@ -157,6 +157,8 @@ struct Shared {
     finished_workers: AtomicUsize,
     /// See [`Plan::retention_horizon`].
     horizon: Time,
+    /// See [`Plan::uses_arrival_order`].
+    arrival_order: bool,
 }
 
 /// How the workers of a run open one source.
@@ -359,6 +361,7 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
         rows_written: plan.outputs.iter().map(|_| AtomicU64::new(0)).collect(),
         writers: plan.outputs.iter().map(|_| Mutex::new(None)).collect(),
         horizon: plan.retention_horizon(),
+        arrival_order: plan.uses_arrival_order(),
         plan,
         query_text: job.query.clone(),
         compat: job.compat,
@@ -823,6 +826,7 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
                 let live = matches!(reader, EventSource::Kafka(_));
                 feeds.push(Feed {
                     reported: (0, 0),
+                    events_read: 0,
                     source_index,
                     session,
                     reader,
@@ -931,6 +935,9 @@ struct Feed {
     last_commit: Instant,
     /// Late and out-of-order counts already added to the source's counters.
     reported: (u64, u64),
+    /// Events polled so far: the arrival position of events whose source
+    /// has none of its own.
+    events_read: i64,
     source_index: usize,
     session: InputSession<Time, Row, isize>,
     reader: EventSource,
@@ -1003,6 +1010,8 @@ fn feed_batch(
             }
         };
         read += 1;
+        feed.events_read += 1;
+        let polled_sequence = polled.sequence;
         counters.events.fetch_add(1, Ordering::Relaxed);
         if let Some(offset) = polled.offset {
             // Until it is fed at its own time, the event counts at the
@@ -1125,6 +1134,19 @@ fn feed_batch(
             }
         };
         if let Some(t) = fed_at {
+            let mut row = row;
+            if shared.arrival_order {
+                // Equal times are ordered by arrival for the analytic
+                // functions (docs/semantics.md, "Analytic functions").
+                let position = polled_sequence.unwrap_or(feed.events_read);
+                row.set(
+                    Name::from(ARRIVAL_COLUMN),
+                    Value::Array(vec![
+                        Value::Bigint(i64::from(partition)),
+                        Value::Bigint(position),
+                    ]),
+                );
+            }
             feed.session.update_at(row, t.ticks(), 1);
             if tracked {
                 if let Some(entry) = feed

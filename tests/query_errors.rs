@@ -206,8 +206,8 @@ fn timestamp_by_on_a_step() {
 #[test]
 fn constructs_that_do_not_run_yet_say_so() {
     assert_error(
-        "SELECT a,\n  LAG(a) OVER (LIMIT DURATION(hour, 1)) AS previous INTO Output FROM Input",
-        "the analytic function LAG is not supported yet",
+        "SELECT a,\n  LAG(a) OVER (LIMIT DURATION(hour, 1)) AS previous INTO Output FROM Input CROSS APPLY GetArrayElements(a) AS e",
+        "analytic functions in a query with JOIN or APPLY is not supported yet",
         2,
         3,
     );
@@ -216,6 +216,34 @@ fn constructs_that_do_not_run_yet_say_so() {
         "JavaScript user-defined functions (udf.) is not supported yet",
         1,
         8,
+    );
+}
+
+#[test]
+fn analytic_function_errors() {
+    assert_error(
+        "SELECT LAG(a) OVER (PARTITION BY b) AS p INTO Output FROM Input",
+        "LAG needs OVER (... LIMIT DURATION(unit, n) ...)",
+        1,
+        15,
+    );
+    assert_error(
+        "SELECT LAG(LAG(a) OVER (LIMIT DURATION(hour, 1)))\n  OVER (LIMIT DURATION(hour, 1)) AS p INTO Output FROM Input",
+        "LAG is an analytic function and is only allowed in SELECT, WHERE, GROUP BY and HAVING, not inside another analytic function",
+        1,
+        12,
+    );
+    assert_error(
+        "SELECT LAG(a, 0) OVER (LIMIT DURATION(hour, 1)) AS p INTO Output FROM Input",
+        "the offset of LAG is an integer literal of at least 1",
+        1,
+        15,
+    );
+    assert_error(
+        "SELECT COUNT(*) AS c, LAG(a) OVER (LIMIT DURATION(hour, 1)) AS p\nINTO Output FROM Input GROUP BY TumblingWindow(second, 5)",
+        "an analytic function in a GROUP BY query must be a grouping key or inside an aggregate",
+        1,
+        23,
     );
 }
 

@@ -143,6 +143,12 @@ impl EventReader {
         self
     }
 
+    /// The index of the event [`EventReader::next_event`] last returned,
+    /// counting every part's events from 0: the same whatever the split.
+    pub fn last_event_index(&self) -> usize {
+        self.seen.saturating_sub(1)
+    }
+
     /// The next event, `None` at end of input. I/O errors end the input.
     pub fn next_event(&mut self) -> io::Result<Option<Decoded>> {
         let bool_as_bit = self.bool_as_bit;
@@ -174,12 +180,15 @@ impl EventReader {
                     self.inner = ReaderKind::Done;
                     return Ok(None);
                 }
-                Some((index, json)) => json_to_row(json, bool_as_bit).map_err(|message| BadEvent {
-                    position: format!("array element {index}"),
-                    reason: reasons::INVALID_DATA,
-                    message,
-                    raw: String::new(),
-                }),
+                Some((index, json)) => {
+                    self.seen = index + 1;
+                    json_to_row(json, bool_as_bit).map_err(|message| BadEvent {
+                        position: format!("array element {index}"),
+                        reason: reasons::INVALID_DATA,
+                        message,
+                        raw: String::new(),
+                    })
+                }
             },
             ReaderKind::Csv {
                 reader,

@@ -74,6 +74,11 @@ pub struct Polled {
     pub offset: Option<i64>,
     /// Its arrival time, where the source records one (a broker timestamp).
     pub arrival: Option<crate::types::DateTime>,
+    /// Its position in the partition's arrival order when the source knows
+    /// one that does not depend on how it is split over workers: the
+    /// event's index in a file (counting every part's events), a Kafka
+    /// offset.
+    pub sequence: Option<i64>,
 }
 
 impl Polled {
@@ -84,6 +89,7 @@ impl Polled {
             partition: 0,
             offset: None,
             arrival: None,
+            sequence: None,
         }
     }
 }
@@ -188,7 +194,10 @@ impl EventSource {
     pub fn poll(&mut self) -> std::io::Result<Next> {
         match self {
             EventSource::Direct(reader) => Ok(match reader.next_event()? {
-                Some(item) => Next::Event(Polled::plain(item)),
+                Some(item) => Next::Event(Polled {
+                    sequence: Some(reader.last_event_index() as i64),
+                    ..Polled::plain(item)
+                }),
                 None => Next::End,
             }),
             EventSource::Generated(g) => Ok(match g.next_row() {
@@ -202,6 +211,7 @@ impl EventSource {
                     partition: event.partition,
                     offset: Some(event.offset),
                     arrival: event.timestamp,
+                    sequence: Some(event.offset),
                 }),
                 kafka::KafkaPoll::Pending => Next::Pending,
                 kafka::KafkaPoll::End => Next::End,

@@ -14,6 +14,7 @@
 //!
 //! This module is the only one that imports timely and differential.
 
+mod analytic;
 mod session;
 mod window_end;
 
@@ -34,7 +35,9 @@ use crate::plan::{
     aggregate_column, key_column, AggregatePlan, EmitMode, Plan, ProjectItem, Rel, Unfold,
     WindowPlan, WINDOW_END_COLUMN, WINDOW_ID_COLUMN,
 };
-use crate::plan::{time_column, METADATA_COLUMN};
+use crate::plan::{
+    analytic_column, is_hidden_column, time_column, AnalyticKind, AnalyticPlan, ARRIVAL_COLUMN,
+};
 use crate::types::Name;
 use crate::types::{DateTime, Record, Row, Value};
 
@@ -89,7 +92,16 @@ pub fn render<'scope>(
         .enumerate()
         .map(|(i, output)| {
             let mode = modes.get(i).copied().unwrap_or(EmitMode::Final);
-            renderer.render_rel(&output.rel, mode)
+            let rows = renderer.render_rel(&output.rel, mode);
+            if plan.uses_arrival_order() {
+                // Arrival positions ride along through steps, never out.
+                rows.map(|mut row| {
+                    row.remove(ARRIVAL_COLUMN);
+                    row
+                })
+            } else {
+                rows
+            }
         })
         .collect();
     let failures = scope.concatenate(renderer.failures);
@@ -146,6 +158,18 @@ impl<'scope> Renderer<'_, 'scope> {
                     let keep = ops::is_true(&eval(&predicate, &row, ctx)?);
                     Ok(keep.then_some(row))
                 })
+            }
+            Rel::Analytic {
+                input, functions, ..
+            } => {
+                let rows = self.render_rel(input, mode);
+                let name = rel.operator_name(self.plan, self.text);
+                functions
+                    .iter()
+                    .enumerate()
+                    .fold(rows, |rows, (i, function)| {
+                        self.render_analytic(rows, &name, i, function)
+                    })
             }
             Rel::Project { input, items, .. } => {
                 let rows = self.render_rel(input, mode);
@@ -316,7 +340,7 @@ impl<'scope> Renderer<'_, 'scope> {
                     // COUNT(*) needs no value; the row-valued aggregates
                     // (TopOne, CollectTop, Collect, COUNT(DISTINCT input)) do.
                     None if aggregate.kind == aggregate::AggregateKind::CountStar => Value::Null,
-                    None => Value::Record(row.clone()),
+                    None => Value::Record(visible(&row)),
                 });
                 for order in &aggregate.order_by {
                     slots.push(eval(order, &row, ctx)?);
@@ -398,6 +422,77 @@ impl<'scope> Renderer<'_, 'scope> {
                     }
                 },
             );
+        self.failures.push(err);
+        ok.as_collection()
+    }
+
+    /// One analytic function (see [`analytic`]): each row is evaluated
+    /// (partition key, WHEN, argument, ORDER BY keys, default), then the
+    /// function's operator adds its value as column `analytic_column(i)`.
+    fn render_analytic(
+        &mut self,
+        rows: Rows<'scope>,
+        name: &str,
+        i: usize,
+        function: &AnalyticPlan,
+    ) -> Rows<'scope> {
+        let plan = function.clone();
+        let evaluated = self.fallible(rows, name.to_string(), move |row, ctx| {
+            let key = join_key(&plan.partition_by, &row, ctx)?;
+            let matches = match &plan.when {
+                Some(when) => ops::is_true(&eval(when, &row, ctx)?),
+                None => true,
+            };
+            let value = match &plan.argument {
+                Some(e) => eval(e, &row, ctx)?,
+                None => Value::Record(visible(&row)),
+            };
+            let order_keys = plan
+                .order_by
+                .iter()
+                .map(|e| eval(e, &row, ctx))
+                .collect::<Result<Vec<_>, _>>()?;
+            let default = match &plan.kind {
+                AnalyticKind::Lag {
+                    default: Some(d), ..
+                }
+                | AnalyticKind::Last { default: Some(d) } => eval(d, &row, ctx)?,
+                _ => Value::Null,
+            };
+            Ok(Some(analytic::Evaluated {
+                key,
+                row,
+                matches,
+                value,
+                order_keys,
+                default,
+            }))
+        });
+        let spec = analytic::AnalyticSpec {
+            function: match &function.kind {
+                AnalyticKind::Lag { offset, .. } => analytic::Function::Lag { offset: *offset },
+                AnalyticKind::Last { .. } => analytic::Function::Last,
+                AnalyticKind::IsFirst { size } => analytic::Function::IsFirst { size: *size },
+                AnalyticKind::Aggregate(kind) => analytic::Function::Aggregate(kind.clone()),
+            },
+            duration: function.duration,
+            column: analytic_column(i),
+        };
+        let operator = name.to_string();
+        let (ok, err) = analytic::compute(evaluated.inner, spec, name)
+            .ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(outcome, time, diff)| match outcome {
+                Ok(row) => Ok((row, time, diff)),
+                Err((row, message)) => Err((
+                    Failure {
+                        operator: operator.clone(),
+                        reason: "InvalidArgument".to_string(),
+                        message,
+                        row,
+                    },
+                    time,
+                    diff,
+                )),
+            });
         self.failures.push(err);
         ok.as_collection()
     }
@@ -908,8 +1003,9 @@ fn project(items: &[ProjectItem], row: &Row, ctx: &EvalContext) -> Result<Row, E
             }
             ProjectItem::Wildcard => {
                 for (name, value) in row.fields() {
-                    // Input metadata stays hidden (GetMetadataPropertyValue reads it).
-                    if name.eq_ignore_ascii_case(METADATA_COLUMN) {
+                    // Input metadata, arrival positions and analytic values
+                    // stay hidden (GetMetadataPropertyValue reads the first).
+                    if is_hidden_column(name) {
                         continue;
                     }
                     out.push_if_absent(name.clone(), value.clone());
@@ -918,13 +1014,36 @@ fn project(items: &[ProjectItem], row: &Row, ctx: &EvalContext) -> Result<Row, E
             ProjectItem::Flatten(expr) => {
                 if let Value::Record(record) = eval(expr, row, ctx)? {
                     for (name, value) in record.into_fields() {
+                        if is_hidden_column(&name) {
+                            continue;
+                        }
                         out.push_if_absent(name, value);
                     }
                 }
             }
         }
     }
+    // A step's rows keep their arrival position for the analytic functions
+    // of the steps that read them.
+    if let Some(position) = row.get(ARRIVAL_COLUMN) {
+        out.set(Name::from(ARRIVAL_COLUMN), position.clone());
+    }
     Ok(out)
+}
+
+/// A row without the engine's hidden columns: what `*`, `LAG(*)` and the
+/// whole-row aggregates see.
+fn visible(row: &Row) -> Row {
+    if !row.fields().iter().any(|(name, _)| is_hidden_column(name)) {
+        return row.clone();
+    }
+    let mut out = Record::with_capacity(row.len());
+    for (name, value) in row.fields() {
+        if !is_hidden_column(name) {
+            out.push_unchecked(name.clone(), value.clone());
+        }
+    }
+    out
 }
 
 /// The dataflow `render` builds for `plan`, one operator per line, named as
@@ -974,6 +1093,13 @@ fn explain_rel(rel: &Rel, plan: &Plan, text: &str, depth: usize, out: &mut Strin
         }
         Rel::Filter { input, .. } | Rel::Project { input, .. } => {
             let _ = writeln!(out, "{pad}{name} (OkErr: rows | failures)");
+            explain_rel(input, plan, text, depth + 1, out);
+        }
+        Rel::Analytic { input, .. } => {
+            let _ = writeln!(
+                out,
+                "{pad}{name} (per function: Exchange(partition key) -> rows in time then arrival order once the frontier passes)"
+            );
             explain_rel(input, plan, text, depth + 1, out);
         }
         Rel::Nest { input, .. } | Rel::Apply { input, .. } => {
