@@ -16,6 +16,8 @@
 //! and `total`); a difference makes the command exit 1.
 
 pub mod baseline;
+pub mod incremental;
+pub mod join;
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
@@ -57,9 +59,30 @@ pub struct BenchArgs {
     /// Runs per measurement; the median is reported (default 3; 1 with --quick).
     #[arg(long, value_name = "R")]
     pub runs: Option<usize>,
+    /// Which measurements to run (default: all of them).
+    #[arg(long, value_delimiter = ',', value_name = "SECTION")]
+    pub only: Vec<Section>,
+    /// Events in the join benchmark (default: a tenth of --events, at least 10,000).
+    #[arg(long, value_name = "N")]
+    pub join_events: Option<u64>,
+    /// Smallest size of the incremental-update benchmark, which also runs 4x and 16x it
+    /// (default 1,000,000; 10,000 with --quick).
+    #[arg(long, value_name = "N")]
+    pub incremental_events: Option<u64>,
     /// Folder for the data, jobs and outputs (kept); default: a temporary folder, removed after.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+/// One measurement of `eddy bench`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    /// Windowed aggregation against the single-pass baseline.
+    Aggregation,
+    /// Incremental update cost against recomputation.
+    Incremental,
+    /// Temporal join against a hand-written hash join.
+    Join,
 }
 
 /// Who computes a result.
@@ -126,7 +149,21 @@ pub fn cmd_bench(args: BenchArgs) -> ExitCode {
             true,
         ),
     };
-    let result = bench(&dir, events, runs);
+    let wanted = |section: Section| args.only.is_empty() || args.only.contains(&section);
+    let mut result = Ok(true);
+    if wanted(Section::Aggregation) {
+        result = bench(&dir, events, runs);
+    }
+    if wanted(Section::Join) {
+        let join_events = args.join_events.unwrap_or((events / 10).max(10_000));
+        result = result.and_then(|ok| Ok(run_join(&dir, join_events, runs)? && ok));
+    }
+    if wanted(Section::Incremental) {
+        let smallest = args
+            .incremental_events
+            .unwrap_or(if args.quick { 10_000 } else { 1_000_000 });
+        result = result.and_then(|ok| Ok(run_incremental(smallest)? && ok));
+    }
     if temporary {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -257,6 +294,72 @@ fn bench(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
     } else {
         println!("outputs checked: MISMATCH");
     }
+    Ok(all_equal)
+}
+
+/// The join benchmark over its own stream of `events` events.
+fn run_join(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the eddy executable: {e}"))?;
+    let input = dir.join("join-events.jsonl");
+    eprintln!("writing {events} events to {}", input.display());
+    write_events(&input, events)?;
+    let mut report = String::new();
+    let equal = join::run(dir, &exe, &input, events, runs, &mut report)?;
+    println!();
+    println!(
+        "Temporal self-join (DATEDIFF(second, a, b) BETWEEN 0 AND 1), {events} events, {runs} run{} each:",
+        if runs == 1 { "" } else { "s" }
+    );
+    println!();
+    print!("{report}");
+    println!();
+    println!(
+        "outputs checked: {}",
+        if equal {
+            "every Eddy output equals the baseline's"
+        } else {
+            "MISMATCH"
+        }
+    );
+    Ok(equal)
+}
+
+/// The incremental-update benchmark at `smallest`, 4x and 16x events.
+fn run_incremental(smallest: u64) -> Result<bool, String> {
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "| events | change | time to corrected output (ms) | recomputation (ms) | recomputation / update | output updates | same result as recomputation |"
+    );
+    let _ = writeln!(report, "|---:|---|---:|---:|---:|---:|---|");
+    let mut all_equal = true;
+    for factor in [1, 4, 16] {
+        let events = smallest * factor;
+        eprintln!("incremental: {events} events");
+        let measured = incremental::measure(events)?;
+        all_equal &= measured.equal;
+        for update in &measured.updates {
+            let _ = writeln!(
+                report,
+                "| {} | {} | {:.3} | {:.0} | {} | {} | {} |",
+                thousands(events),
+                update.what,
+                update.seconds * 1e3,
+                measured.recompute_seconds * 1e3,
+                thousands((measured.recompute_seconds / update.seconds.max(1e-9)).round() as u64),
+                update.output_updates,
+                if measured.equal { "yes" } else { "MISMATCH" }
+            );
+        }
+    }
+    println!();
+    println!(
+        "Incremental update cost (one worker, in process, changes mode; query in src/bench/incremental.rs):"
+    );
+    println!();
+    print!("{report}");
     Ok(all_equal)
 }
 

@@ -48,6 +48,9 @@ enum Command {
     /// One run of the benchmark's hand-written baseline (used by `eddy bench`).
     #[command(hide = true)]
     BenchBaseline(crate::bench::baseline::BaselineArgs),
+    /// The hand-written hash join `eddy bench` measures Eddy's joins against.
+    #[command(hide = true)]
+    BenchJoinBaseline(crate::bench::join::JoinBaselineArgs),
 }
 
 #[derive(Args, Debug)]
@@ -153,6 +156,7 @@ pub fn main() -> ExitCode {
         Command::Cluster(args) => cluster::cmd_cluster(args),
         Command::Bench(args) => crate::bench::cmd_bench(args),
         Command::BenchBaseline(args) => crate::bench::baseline::cmd_baseline(args),
+        Command::BenchJoinBaseline(args) => crate::bench::join::cmd_join_baseline(args),
     }
 }
 
