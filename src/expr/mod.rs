@@ -10,6 +10,7 @@ pub mod eval;
 pub mod functions;
 pub mod ops;
 pub mod pattern;
+pub mod row_pattern;
 
 use std::fmt;
 
