@@ -32,23 +32,39 @@ fn patterns() -> Vec<(&'static str, Pat)> {
     let rep = |p: Pat, min, max| Rep(Box::new(p), min, max);
     vec![
         ("A+ B", Seq(vec![rep(Var('A'), 1, None), Var('B')])),
-        ("A B* C", Seq(vec![Var('A'), rep(Var('B'), 0, None), Var('C')])),
+        (
+            "A B* C",
+            Seq(vec![Var('A'), rep(Var('B'), 0, None), Var('C')]),
+        ),
         (
             "(A | B){2,3} C",
-            Seq(vec![rep(Alt(vec![Var('A'), Var('B')]), 2, Some(3)), Var('C')]),
+            Seq(vec![
+                rep(Alt(vec![Var('A'), Var('B')]), 2, Some(3)),
+                Var('C'),
+            ]),
         ),
-        ("A{2,} B?", Seq(vec![rep(Var('A'), 2, None), rep(Var('B'), 0, Some(1))])),
+        (
+            "A{2,} B?",
+            Seq(vec![rep(Var('A'), 2, None), rep(Var('B'), 0, Some(1))]),
+        ),
         (
             "A (B C)+",
             Seq(vec![Var('A'), rep(Seq(vec![Var('B'), Var('C')]), 1, None)]),
         ),
         (
             ". A{1} (B | C)",
-            Seq(vec![Var('.'), rep(Var('A'), 1, Some(1)), Alt(vec![Var('B'), Var('C')])]),
+            Seq(vec![
+                Var('.'),
+                rep(Var('A'), 1, Some(1)),
+                Alt(vec![Var('B'), Var('C')]),
+            ]),
         ),
         (
             "A | B C?",
-            Alt(vec![Var('A'), Seq(vec![Var('B'), rep(Var('C'), 0, Some(1))])]),
+            Alt(vec![
+                Var('A'),
+                Seq(vec![Var('B'), rep(Var('C'), 0, Some(1))]),
+            ]),
         ),
     ]
 }
@@ -77,7 +93,7 @@ fn satisfies(e: &Event, var: char) -> bool {
     var == '.' || e.s == var.to_ascii_lowercase()
 }
 
-type Path = Vec<(usize, char)>;
+type MatchPath = Vec<(usize, char)>;
 
 /// Backtracking: matches `p` at `i` and calls `cont` with each end
 /// position in preference order until it returns true.
@@ -85,8 +101,8 @@ fn matches(
     p: &Pat,
     rows: &[&Event],
     i: usize,
-    path: &mut Path,
-    cont: &mut dyn FnMut(usize, &mut Path) -> bool,
+    path: &mut MatchPath,
+    cont: &mut dyn FnMut(usize, &mut MatchPath) -> bool,
 ) -> bool {
     match p {
         Pat::Var(c) => {
@@ -108,9 +124,7 @@ fn matches(
                 })
             }
         },
-        Pat::Alt(branches) => branches
-            .iter()
-            .any(|b| matches(b, rows, i, path, cont)),
+        Pat::Alt(branches) => branches.iter().any(|b| matches(b, rows, i, path, cont)),
         Pat::Rep(inner, min, max) => repeat(inner, *min, *max, 0, rows, i, path, cont),
     }
 }
@@ -123,8 +137,8 @@ fn repeat(
     count: u32,
     rows: &[&Event],
     i: usize,
-    path: &mut Path,
-    cont: &mut dyn FnMut(usize, &mut Path) -> bool,
+    path: &mut MatchPath,
+    cont: &mut dyn FnMut(usize, &mut MatchPath) -> bool,
 ) -> bool {
     // Greedy: one more repetition first, then stopping here.
     if max.is_none_or(|m| count < m)
@@ -153,7 +167,7 @@ fn reference(events: &[Event], pattern: &Pat, limit: i64) -> Vec<Out> {
                 .copied()
                 .take_while(|e| e.t - rows[start].t < limit)
                 .collect();
-            let mut found: Option<Path> = None;
+            let mut found: Option<MatchPath> = None;
             matches(pattern, &window, 0, &mut Vec::new(), &mut |j, path| {
                 if j > 0 {
                     found = Some(path.clone());
@@ -186,7 +200,11 @@ fn reference(events: &[Event], pattern: &Pat, limit: i64) -> Vec<Out> {
             let classes: Vec<serde_json::Value> =
                 path.iter().map(|(_, c)| c.to_string().into()).collect();
             measures.insert("cls".into(), classes.into());
-            out.push((k, rows[end].t, serde_json::Value::Object(measures).to_string()));
+            out.push((
+                k,
+                rows[end].t,
+                serde_json::Value::Object(measures).to_string(),
+            ));
         }
     }
     out.sort();
@@ -333,5 +351,9 @@ fn the_reference_follows_the_documented_example() {
     ]);
     let rows = reference(&events, &pattern, 60);
     assert_eq!(rows.len(), 1);
-    assert!(rows[0].2.contains("\"cls\":[\"A\",\"A\",\"B\",\"B\"]"), "{}", rows[0].2);
+    assert!(
+        rows[0].2.contains("\"cls\":[\"A\",\"A\",\"B\",\"B\"]"),
+        "{}",
+        rows[0].2
+    );
 }

@@ -82,7 +82,10 @@ impl Binder<'_> {
                     Diagnostic::error(
                         codes::INVALID,
                         name.span,
-                        format!("DEFINE names \"{}\", which PATTERN does not use", name.value),
+                        format!(
+                            "DEFINE names \"{}\", which PATTERN does not use",
+                            name.value
+                        ),
                     )
                     .with_help("Define only the variables the pattern uses."),
                 );
@@ -142,7 +145,10 @@ impl Binder<'_> {
             measures,
             span: mr.span,
         };
-        (Rel::MatchRecognize(Box::new(plan)), Scope::flat(out_aliases))
+        (
+            Rel::MatchRecognize(Box::new(plan)),
+            Scope::flat(out_aliases),
+        )
     }
 
     /// Reports what a DEFINE condition may not do here: read another
@@ -165,7 +171,9 @@ impl Binder<'_> {
                     )),
                 );
             }
-            ExprKind::Function(call) if call.namespace.is_none() && method(&call.name).is_some() => {
+            ExprKind::Function(call)
+                if call.namespace.is_none() && method(&call.name).is_some() =>
+            {
                 self.errors.push(Diagnostic::unsupported(
                     expr.span,
                     "aggregate methods in DEFINE conditions",
@@ -277,7 +285,11 @@ fn slot_for(method: MeasureMethod, var: Option<VarId>) -> MeasureSlot {
 }
 
 /// `Var.field...` → (Some(var), field path); anything else reads every row.
-fn split_variable(path: &[ast::Ident], ctx: &Context, source: &Scope) -> (Option<VarId>, ScalarExpr) {
+fn split_variable(
+    path: &[ast::Ident],
+    ctx: &Context,
+    source: &Scope,
+) -> (Option<VarId>, ScalarExpr) {
     let (var, rest) = match path.split_first() {
         Some((first, rest)) if !rest.is_empty() => match ctx.var(&first.value) {
             Some(v) => (Some(v), rest),
@@ -330,8 +342,12 @@ fn collect_variables(pattern: &ast::Pattern, out: &mut Vec<String>) {
 fn bind_pattern(pattern: &ast::Pattern, ctx: &Context) -> RowPattern {
     match pattern {
         ast::Pattern::Var(ident) => RowPattern::Var(ctx.var(&ident.value).unwrap_or(0)),
-        ast::Pattern::Seq(items) => RowPattern::Seq(items.iter().map(|p| bind_pattern(p, ctx)).collect()),
-        ast::Pattern::Alt(items) => RowPattern::Alt(items.iter().map(|p| bind_pattern(p, ctx)).collect()),
+        ast::Pattern::Seq(items) => {
+            RowPattern::Seq(items.iter().map(|p| bind_pattern(p, ctx)).collect())
+        }
+        ast::Pattern::Alt(items) => {
+            RowPattern::Alt(items.iter().map(|p| bind_pattern(p, ctx)).collect())
+        }
         ast::Pattern::Repeat { inner, min, max } => RowPattern::Repeat {
             inner: Box::new(bind_pattern(inner, ctx)),
             min: *min,
@@ -346,12 +362,16 @@ fn children(expr: &ast::Expr) -> Vec<&ast::Expr> {
         | ExprKind::Column(_)
         | ExprKind::SystemTimestamp
         | ExprKind::SystemWindowId => Vec::new(),
-        ExprKind::Unary { expr, .. } | ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } => {
+        ExprKind::Unary { expr, .. }
+        | ExprKind::IsNull { expr, .. }
+        | ExprKind::Cast { expr, .. } => {
             vec![&**expr]
         }
         ExprKind::Binary { left, right, .. } => vec![&**left, &**right],
         ExprKind::Like { expr, pattern, .. } => vec![&**expr, &**pattern],
-        ExprKind::Between { expr, low, high, .. } => vec![&**expr, &**low, &**high],
+        ExprKind::Between {
+            expr, low, high, ..
+        } => vec![&**expr, &**low, &**high],
         ExprKind::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
         ExprKind::Case {
             operand,
@@ -380,15 +400,21 @@ fn children_mut(expr: &mut ast::Expr) -> Vec<&mut ast::Expr> {
         | ExprKind::Column(_)
         | ExprKind::SystemTimestamp
         | ExprKind::SystemWindowId => Vec::new(),
-        ExprKind::Unary { expr, .. } | ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } => {
+        ExprKind::Unary { expr, .. }
+        | ExprKind::IsNull { expr, .. }
+        | ExprKind::Cast { expr, .. } => {
             vec![&mut **expr]
         }
         ExprKind::Binary { left, right, .. } => vec![&mut **left, &mut **right],
         ExprKind::Like { expr, pattern, .. } => vec![&mut **expr, &mut **pattern],
-        ExprKind::Between { expr, low, high, .. } => {
+        ExprKind::Between {
+            expr, low, high, ..
+        } => {
             vec![&mut **expr, &mut **low, &mut **high]
         }
-        ExprKind::InList { expr, list, .. } => std::iter::once(&mut **expr).chain(list.iter_mut()).collect(),
+        ExprKind::InList { expr, list, .. } => std::iter::once(&mut **expr)
+            .chain(list.iter_mut())
+            .collect(),
         ExprKind::Case {
             operand,
             whens,

@@ -288,14 +288,11 @@ fn add_thread(
             add_thread(program, marks, list, a, path.clone(), best)
                 || add_thread(program, marks, list, b, path, best)
         }
-        Some(Inst::Accept) => {
-            if path.is_some() {
-                *best = path;
-                true
-            } else {
-                false
-            }
+        Some(Inst::Accept) if path.is_some() => {
+            *best = path;
+            true
         }
+        Some(Inst::Accept) => false,
         None => false,
     }
 }
@@ -422,11 +419,7 @@ impl<T> PartitionMatcher<T> {
     }
 
     fn drain(&mut self, out: &mut Vec<Match>) {
-        while self
-            .attempts
-            .front()
-            .is_some_and(|a| a.threads.is_empty())
-        {
+        while self.attempts.front().is_some_and(|a| a.threads.is_empty()) {
             let Some(attempt) = self.attempts.pop_front() else {
                 break;
             };
@@ -537,10 +530,7 @@ mod tests {
     fn plus_is_greedy_and_nested_matches_are_not_repeated() {
         let p = seq(vec![rep(var(A), 1, None), var(B)]);
         assert_eq!(run(&p, "aaab", 100), vec![m(0, 3, "AAAB")]);
-        assert_eq!(
-            run(&p, "abab", 100),
-            vec![m(0, 1, "AB"), m(2, 3, "AB")]
-        );
+        assert_eq!(run(&p, "abab", 100), vec![m(0, 1, "AB"), m(2, 3, "AB")]);
     }
 
     #[test]
@@ -611,7 +601,10 @@ mod tests {
         // 0 (3 - 0 >= 3), so the attempt at 1 reports rows 1..3.
         assert_eq!(run(&p, "aaab", 3), vec![m(1, 3, "AAB")]);
         // A greedy A+ that is cut by the limit still reports what it has.
-        assert_eq!(run(&rep(var(A), 1, None), "aaaa", 2), vec![m(0, 1, "AA"), m(1, 2, "AA"), m(2, 3, "AA")]);
+        assert_eq!(
+            run(&rep(var(A), 1, None), "aaaa", 2),
+            vec![m(0, 1, "AA"), m(1, 2, "AA"), m(2, 3, "AA")]
+        );
     }
 
     #[test]
@@ -632,7 +625,11 @@ mod tests {
         assert_eq!(matcher.retained_rows(), 1);
         assert_eq!(matcher.earliest_open(), Some(1));
         matcher.advance(11, 10, &mut out);
-        assert_eq!(out.len(), 1, "the attempt at row 1 is nested in the first match");
+        assert_eq!(
+            out.len(),
+            1,
+            "the attempt at row 1 is nested in the first match"
+        );
         matcher.trim();
         assert_eq!(matcher.retained_rows(), 0);
         assert!(matcher.is_idle());

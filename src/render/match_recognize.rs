@@ -296,20 +296,22 @@ fn slot_value(
                 .map(|(_, (_, values))| values.get(*argument).cloned().unwrap_or(Value::Null));
             match method {
                 MeasureMethod::First => values.next().unwrap_or(Value::Null),
-                MeasureMethod::Last => values.last().unwrap_or(Value::Null),
+                MeasureMethod::Last => values.next_back().unwrap_or(Value::Null),
                 MeasureMethod::Min | MeasureMethod::Max => {
                     let want = if *method == MeasureMethod::Min {
                         std::cmp::Ordering::Less
                     } else {
                         std::cmp::Ordering::Greater
                     };
-                    values.filter(|v| !v.is_null()).fold(Value::Null, |best, v| {
-                        if best.is_null() || ops::compare(&v, &best) == Some(want) {
-                            v
-                        } else {
-                            best
-                        }
-                    })
+                    values
+                        .filter(|v| !v.is_null())
+                        .fold(Value::Null, |best, v| {
+                            if best.is_null() || ops::compare(&v, &best) == Some(want) {
+                                v
+                            } else {
+                                best
+                            }
+                        })
                 }
             }
         }
