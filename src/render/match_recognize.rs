@@ -317,3 +317,28 @@ fn slot_value(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_of_one_time_are_released_in_an_arrival_independent_order() {
+        let a = (1u64, vec![Value::Bigint(2)]);
+        let b = (2u64, vec![Value::Bigint(3)]);
+        let a2 = (1u64, vec![Value::Bigint(1)]);
+        let one = release_order(vec![(b.clone(), 1), (a.clone(), 1), (a2.clone(), 1)]);
+        let other = release_order(vec![(a.clone(), 1), (a2.clone(), 1), (b.clone(), 1)]);
+        assert_eq!(one, other);
+        assert_eq!(one, vec![a2, a.clone(), b.clone()]);
+    }
+
+    #[test]
+    fn retractions_cancel_equal_rows_and_multiplicities_repeat() {
+        let a = (1u64, vec![Value::Bigint(2)]);
+        let b = (2u64, vec![Value::Bigint(3)]);
+        let released = release_order(vec![(a.clone(), 2), (b.clone(), 1), (b.clone(), -1)]);
+        assert_eq!(released, vec![a.clone(), a]);
+        assert!(release_order(vec![(b, -1)]).is_empty());
+    }
+}
