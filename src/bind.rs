@@ -10,6 +10,8 @@
 //! schema (each event carries its own fields, §7), so a missing field reads
 //! as NULL at run time.
 
+mod match_recognize;
+
 use std::collections::HashMap;
 
 use crate::diag::{codes, Diagnostic, Diagnostics, Span};
@@ -1440,10 +1442,15 @@ impl Binder<'_> {
     /// One source of FROM or JOIN: a step or an input, with its own
     /// TIMESTAMP BY. Its scope is flat (its aliases).
     fn bind_table_ref(&mut self, source: &ast::TableRef, in_join: bool) -> (Rel, Scope) {
-        if let Some(mr) = &source.match_recognize {
-            self.errors
-                .push(Diagnostic::unsupported(mr.span, "MATCH_RECOGNIZE"));
+        let (rel, scope) = self.bind_source_ref(source, in_join);
+        match &source.match_recognize {
+            Some(mr) => self.bind_match_recognize(mr, rel, scope.aliases),
+            None => (rel, scope),
         }
+    }
+
+    /// [`Self::bind_table_ref`] without its MATCH_RECOGNIZE.
+    fn bind_source_ref(&mut self, source: &ast::TableRef, in_join: bool) -> (Rel, Scope) {
         let mut aliases = vec![source.name.value.clone()];
         if let Some(alias) = &source.alias {
             aliases.push(alias.value.clone());

@@ -197,6 +197,9 @@ pub enum Rel {
         /// The FROM clause the functions range over.
         span: Span,
     },
+    /// `MATCH_RECOGNIZE`: one row of MEASURES per match, at the time of
+    /// the match's last row (docs/semantics.md, "MATCH_RECOGNIZE").
+    MatchRecognize(Box<MatchRecognizePlan>),
     /// `UNION` (duplicates kept).
     Union {
         /// Branches.
@@ -204,6 +207,66 @@ pub enum Rel {
         /// The first `UNION` keyword.
         span: Span,
     },
+}
+
+/// A bound `MATCH_RECOGNIZE` clause.
+#[derive(Clone, Debug)]
+pub struct MatchRecognizePlan {
+    /// Rows matched (flat source rows).
+    pub input: Rel,
+    /// `PARTITION BY` keys; matches never span two keys.
+    pub partition_by: Vec<ScalarExpr>,
+    /// `LIMIT DURATION` in ticks: a match holds rows less than this after its first.
+    pub limit: i64,
+    /// Pattern variables in order of [`crate::expr::row_pattern::VarId`], as written.
+    pub variables: Vec<String>,
+    /// Each variable's `DEFINE` condition over one row; `None` (no DEFINE,
+    /// or `.`) accepts every row.
+    pub conditions: Vec<Option<ScalarExpr>>,
+    /// The `PATTERN`.
+    pub pattern: crate::expr::row_pattern::RowPattern,
+    /// Values read from each row for the measure slots (`Warning.Time`).
+    pub slot_arguments: Vec<ScalarExpr>,
+    /// What each [`measure_slot_column`] holds for a match.
+    pub slots: Vec<MeasureSlot>,
+    /// The MEASURES, over the slot columns, in order.
+    pub measures: Vec<(Name, ScalarExpr)>,
+    /// The clause.
+    pub span: Span,
+}
+
+/// The aggregate methods of MEASURES (ASA-SEMANTICS.md §1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MeasureMethod {
+    /// The value at the first row mapped to the variable.
+    First,
+    /// The value at the last row mapped to the variable.
+    Last,
+    /// The least non-NULL value over the rows mapped to the variable.
+    Min,
+    /// The greatest non-NULL value over the rows mapped to the variable.
+    Max,
+}
+
+/// One value computed per match for MEASURES.
+#[derive(Clone, Debug, PartialEq)]
+pub enum MeasureSlot {
+    /// `Method(var.field)`; `var` `None` means every row of the match.
+    Aggregate {
+        /// Which method.
+        method: MeasureMethod,
+        /// The pattern variable, if any.
+        var: Option<crate::expr::row_pattern::VarId>,
+        /// Index into [`MatchRecognizePlan::slot_arguments`].
+        argument: usize,
+    },
+    /// `Classifier()`: the variable of each row of the match, in order.
+    Classifier,
+}
+
+/// The column holding measure slot `i` of a `MATCH_RECOGNIZE`.
+pub fn measure_slot_column(i: usize) -> Name {
+    Name::from(format!("__mr{i}"))
 }
 
 /// The table-valued functions of APPLY.
@@ -448,6 +511,7 @@ impl Rel {
             | Rel::Aggregate { input, .. }
             | Rel::Nest { input, .. }
             | Rel::Apply { input, .. } => input.has_analytic(),
+            Rel::MatchRecognize(mr) => mr.input.has_analytic(),
             Rel::LookupJoin { left, right, .. } | Rel::TemporalJoin { left, right, .. } => {
                 left.has_analytic() || right.has_analytic()
             }
@@ -471,6 +535,7 @@ impl Rel {
             Rel::Analytic { span, .. } => format!("Analytic@{}", at(*span, source_text)),
             Rel::Project { span, .. } => format!("Project@{}", at(*span, source_text)),
             Rel::Union { span, .. } => format!("Union@{}", at(*span, source_text)),
+            Rel::MatchRecognize(mr) => format!("MatchRecognize@{}", at(mr.span, source_text)),
             Rel::Nest { alias, .. } => format!("Nest({alias})"),
             Rel::LookupJoin { span, .. } => format!("ReferenceJoin@{}", at(*span, source_text)),
             Rel::TemporalJoin { span, .. } => format!("TemporalJoin@{}", at(*span, source_text)),
@@ -610,6 +675,21 @@ impl Rel {
                     input.explain_into(out, depth + 1, plan, text);
                 }
             }
+            Rel::MatchRecognize(mr) => {
+                let measures: Vec<String> = mr
+                    .measures
+                    .iter()
+                    .map(|(n, e)| format!("{e} AS [{n}]"))
+                    .collect();
+                let _ = writeln!(
+                    out,
+                    "{pad}{name} variables [{}] limit {} ticks measures [{}]",
+                    mr.variables.join(", "),
+                    mr.limit,
+                    measures.join(", ")
+                );
+                mr.input.explain_into(out, depth + 1, plan, text);
+            }
         }
     }
 }
@@ -743,6 +823,7 @@ fn rel_horizon(rel: &Rel, steps: &[i64]) -> i64 {
             .map(|r| rel_horizon(r, steps))
             .max()
             .unwrap_or(0),
+        Rel::MatchRecognize(mr) => rel_horizon(&mr.input, steps).saturating_add(mr.limit),
     }
 }
 

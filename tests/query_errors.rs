@@ -331,3 +331,32 @@ fn job_file_errors_point_into_the_job_file() {
     assert!(checked.stderr.contains("job.toml:2:"), "{}", checked.stderr);
     assert!(Path::new(&job).exists());
 }
+
+#[test]
+fn match_recognize_errors_point_at_the_clause_part() {
+    let head = "SELECT * INTO Output FROM Input TIMESTAMP BY ts\nMATCH_RECOGNIZE (LIMIT DURATION(second, 10)\n";
+    assert_error(
+        &format!("{head}MEASURES First(A.v) AS fa PATTERN (A B) DEFINE A AS A.s = 'a', B AS B.v > A.v) AS M"),
+        "a DEFINE condition that reads another pattern variable is not supported yet",
+        3,
+        75,
+    );
+    assert_error(
+        &format!("{head}MEASURES First(A.v + 1) AS fa PATTERN (A B) DEFINE A AS A.s = 'a') AS M"),
+        "an expression as the argument of an aggregate method",
+        3,
+        16,
+    );
+    assert_error(
+        &format!("{head}MEASURES First(A.v) AS fa PATTERN (A B) DEFINE C AS C.s = 'a') AS M"),
+        "DEFINE names \"C\", which PATTERN does not use",
+        3,
+        48,
+    );
+    assert_error(
+        &format!("{head}MEASURES First(A.v) AS fa PATTERN (A B) DEFINE A AS A.s = 'a', A AS A.v > 1) AS M"),
+        "pattern variable \"A\" is defined twice",
+        3,
+        64,
+    );
+}

@@ -11,6 +11,7 @@ pub mod functions;
 pub mod geo;
 pub mod ops;
 pub mod pattern;
+pub mod row_pattern;
 
 use std::fmt;
 

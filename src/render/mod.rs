@@ -15,6 +15,7 @@
 //! This module is the only one that imports timely and differential.
 
 mod analytic;
+mod match_recognize;
 mod session;
 mod window_end;
 
@@ -287,6 +288,11 @@ impl<'scope> Renderer<'_, 'scope> {
                     *left_outer,
                     right_alias.clone(),
                 )
+            }
+            Rel::MatchRecognize(mr) => {
+                let rows = self.render_rel(&mr.input, mode);
+                let name = rel.operator_name(self.plan, self.text);
+                self.render_match_recognize(rows, name, mr)
             }
             Rel::Union { inputs, .. } => {
                 let mut rendered = inputs.iter().map(|r| self.render_rel(r, mode));
@@ -1125,6 +1131,13 @@ fn explain_rel(rel: &Rel, plan: &Plan, text: &str, depth: usize, out: &mut Strin
                 "{pad}{name} (assign windows -> Reduce by (keys, window) -> final rows at window end)"
             );
             explain_rel(input, plan, text, depth + 1, out);
+        }
+        Rel::MatchRecognize(mr) => {
+            let _ = writeln!(
+                out,
+                "{pad}{name} (classify rows -> Exchange(partition key) -> match in event-time order -> MEASURES at the last row's time)"
+            );
+            explain_rel(&mr.input, plan, text, depth + 1, out);
         }
         Rel::Union { inputs, .. } => {
             let _ = writeln!(out, "{pad}{name} (Concatenate)");
