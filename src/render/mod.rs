@@ -368,7 +368,7 @@ impl<'scope> Renderer<'_, 'scope> {
             &name,
             move |_key,
                   input: &[(&Vec<Value>, isize)],
-                  output: &mut Vec<(Result<Vec<Value>, String>, isize)>| {
+                  output: &mut Vec<(Result<Vec<Value>, (String, String)>, isize)>| {
                 output.push((reduce_layout.compute(input), 1));
             },
         );
@@ -424,7 +424,7 @@ impl<'scope> Renderer<'_, 'scope> {
                         }
                         Ok((row, time, diff))
                     }
-                    Err(message) => {
+                    Err((reason, message)) => {
                         let mut row = Record::new();
                         for (i, v) in key_values.into_iter().enumerate() {
                             row.push_unchecked(key_column(i), v);
@@ -432,7 +432,7 @@ impl<'scope> Renderer<'_, 'scope> {
                         Err((
                             Failure {
                                 operator: name.clone(),
-                                reason: "InvalidArgument".to_string(),
+                                reason,
                                 message,
                                 row,
                             },
@@ -855,7 +855,8 @@ impl AggregateLayout {
         }
     }
 
-    fn compute(&self, group: &[(&Vec<Value>, isize)]) -> Result<Vec<Value>, String> {
+    /// The aggregates' values, or the first failure as (reason code, message).
+    fn compute(&self, group: &[(&Vec<Value>, isize)]) -> Result<Vec<Value>, (String, String)> {
         let mut values = Vec::with_capacity(self.kinds.len());
         let mut inputs = Vec::with_capacity(group.len());
         for (kind, (first, order_count)) in self.kinds.iter().zip(&self.slots) {
@@ -869,10 +870,14 @@ impl AggregateLayout {
                     count: *count,
                 });
             }
-            values.push(
-                aggregate::compute(kind, &inputs)
-                    .map_err(|e| format!("{}: {}", aggregate::name(kind), e.message))?,
-            );
+            values.push(aggregate::compute(kind, &inputs).map_err(|e| {
+                let message = match kind {
+                    // A UDA's messages already name it (uda.Name: ...).
+                    aggregate::AggregateKind::Uda(_) => e.message.clone(),
+                    _ => format!("{}: {}", aggregate::name(kind), e.message),
+                };
+                (e.code().to_string(), message)
+            })?);
         }
         Ok(values)
     }
