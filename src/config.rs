@@ -503,7 +503,11 @@ impl JobConfig {
         let mut job = JobConfig::from_raw(raw, &base, &text).map_err(invalid)?;
         let query_dir = query_path.parent().unwrap_or(Path::new(".")).to_path_buf();
         discover_functions(&query_dir, &mut job.functions).map_err(|message| {
-            invalid(vec![Diagnostic::error(codes::JOB, Span::default(), message)])
+            invalid(vec![Diagnostic::error(
+                codes::JOB,
+                Span::default(),
+                message,
+            )])
         })?;
         job.query_path = Some(query_path);
         job.query = query;

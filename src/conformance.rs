@@ -356,7 +356,9 @@ fn run_in(
             .as_deref()
             .is_none_or(|l| l.eq_ignore_ascii_case("javascript"))
         {
-            return Err(format!("udf {name}: only JavaScript functions are supported"));
+            return Err(format!(
+                "udf {name}: only JavaScript functions are supported"
+            ));
         }
         let returns = crate::config::parse_return_type(udf.output_type.as_deref())
             .map_err(|e| format!("udf {name}: {e}"))?;

@@ -128,7 +128,9 @@ fn events() -> Vec<(String, i64, i64)> {
     let mut out = Vec::new();
     let mut seed = 17_u64;
     for i in 0..90_i64 {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         let key = ["a", "b", "c"][(seed >> 33) as usize % 3].to_string();
         let second = i * 120 / 90;
         let second = if second % 5 == 0 { second + 1 } else { second };
@@ -164,12 +166,7 @@ fn uda_job(dir: &Path, window: &str) -> Vec<Value> {
     let base = BASE;
     let input: String = events()
         .iter()
-        .map(|(k, s, v)| {
-            format!(
-                "{}\n",
-                json!({"k": k, "t": chrono_like(base + s), "v": v})
-            )
-        })
+        .map(|(k, s, v)| format!("{}\n", json!({"k": k, "t": chrono_like(base + s), "v": v})))
         .collect();
     write(dir, "in.jsonl", &input);
     write(dir, "weighted.js", WEIGHTED);
@@ -189,7 +186,12 @@ fn uda_job(dir: &Path, window: &str) -> Vec<Value> {
         let (code, stderr) = run_job(dir, workers);
         assert_eq!(code, 0, "{stderr}");
         let mut rows = lines(&dir.join("out.jsonl"));
-        rows.sort_by_key(|r| (r["windowEnd"].as_str().map(String::from), r["k"].as_str().map(String::from)));
+        rows.sort_by_key(|r| {
+            (
+                r["windowEnd"].as_str().map(String::from),
+                r["k"].as_str().map(String::from),
+            )
+        });
         outputs.push(rows);
     }
     assert_eq!(outputs[0], outputs[1], "-w 1 and -w 4 agree");
@@ -205,7 +207,10 @@ fn grid_reference(size: i64, hop: i64) -> BTreeMap<(String, String), (i64, i64, 
         // Windows (end - size, end] on the hop grid that hold s.
         let mut end = s + (hop - s.rem_euclid(hop)) % hop;
         while end < s + size {
-            windows.entry((k.clone(), end)).or_default().push((base + s, v));
+            windows
+                .entry((k.clone(), end))
+                .or_default()
+                .push((base + s, v));
             end += hop;
         }
     }
@@ -329,7 +334,12 @@ fn failing_udf_rows_are_dead_lettered_under_skip() {
     assert_eq!(dead.len(), 3, "{dead:?}");
     assert_eq!(dead[0].0, 2);
     assert_eq!(dead[0].1, "JavaScriptError");
-    assert!(dead[0].2.contains("udf.Risky: RangeError: two is not allowed"), "{dead:?}");
+    assert!(
+        dead[0]
+            .2
+            .contains("udf.Risky: RangeError: two is not allowed"),
+        "{dead:?}"
+    );
     assert_eq!(dead[1].0, 4);
     assert_eq!(dead[1].1, "TypeConversionError");
     assert!(dead[1].2.contains("udf.Risky returned"), "{dead:?}");
@@ -337,7 +347,12 @@ fn failing_udf_rows_are_dead_lettered_under_skip() {
     assert!(dead[1].2.contains("bigint"), "{dead:?}");
     assert_eq!(dead[2].0, 6);
     assert_eq!(dead[2].1, "JavaScriptError");
-    assert!(dead[2].2.contains("udf.Risky: exceeded its time limit of 100 ms"), "{dead:?}");
+    assert!(
+        dead[2]
+            .2
+            .contains("udf.Risky: exceeded its time limit of 100 ms"),
+        "{dead:?}"
+    );
 }
 
 #[test]
@@ -351,7 +366,11 @@ fn each_kind_of_udf_failure_stops_the_job_under_stop() {
         let dir = dir.path();
         failing_job(dir, "stop");
         // Only the one failing row, among good ones.
-        write(dir, "in.jsonl", &format!("{{\"x\": 1}}\n{{\"x\": {x}}}\n{{\"x\": 3}}\n"));
+        write(
+            dir,
+            "in.jsonl",
+            &format!("{{\"x\": 1}}\n{{\"x\": {x}}}\n{{\"x\": 3}}\n"),
+        );
         let (code, stderr) = run_job(dir, 1);
         assert_eq!(code, 2, "x = {x}: {stderr}");
         assert!(stderr.contains("stopped on a bad event"), "{stderr}");
@@ -395,7 +414,10 @@ fn a_throwing_uda_fails_its_window_only() {
     let dead = lines(&dir.join("errors.jsonl"));
     assert_eq!(dead.len(), 1, "{dead:?}");
     let message = dead[0]["message"].as_str().expect("message");
-    assert!(message.contains("uda.PositiveSum: accumulate: Error: negative -1"), "{message}");
+    assert!(
+        message.contains("uda.PositiveSum: accumulate: Error: negative -1"),
+        "{message}"
+    );
     assert_eq!(dead[0]["reason"], "JavaScriptError");
 }
 
@@ -424,5 +446,8 @@ fn bad_function_declarations_are_reported_at_load() {
     );
     let (code, stderr) = run_job(dir, 1);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("no JavaScript function Missing"), "{stderr}");
+    assert!(
+        stderr.contains("no JavaScript function Missing"),
+        "{stderr}"
+    );
 }

@@ -374,8 +374,9 @@ impl Engine {
         function: &JsFunction,
         constructor: &Function<'js>,
     ) -> Result<Object<'js>, EvalError> {
-        let constructor = rquickjs::function::Constructor::from_value(constructor.clone().into())
-            .map_err(|_| fail(function, "the file's function is not a constructor".into()))?;
+        let constructor =
+            rquickjs::function::Constructor::from_value(constructor.clone().into())
+                .map_err(|_| fail(function, "the file's function is not a constructor".into()))?;
         let object: Object =
             self.guarded(ctx, function, "constructor: ", || constructor.construct(()))?;
         for method in ["init", "accumulate", "computeResult"] {
@@ -534,7 +535,9 @@ fn from_js(value: &rquickjs::Value<'_>, depth: usize) -> Result<Value, String> {
                 if !ms.is_finite() {
                     return Err("an invalid Date".to_string());
                 }
-                return Ok(Value::DateTime(DateTime((ms as i64).saturating_mul(TICKS_PER_MS))));
+                return Ok(Value::DateTime(DateTime(
+                    (ms as i64).saturating_mul(TICKS_PER_MS),
+                )));
             }
         }
         let mut record = Record::new();
@@ -578,7 +581,10 @@ mod tests {
         let identity = udf("function id(x) { return x; }", None);
         let record = Value::Record(Record::from_fields([
             (Name::from("a"), Value::Bigint(1)),
-            (Name::from("b"), Value::Array(vec![Value::Float(1.5), Value::Null])),
+            (
+                Name::from("b"),
+                Value::Array(vec![Value::Float(1.5), Value::Null]),
+            ),
         ]));
         let time = DateTime::parse("2024-01-02T03:04:05.678Z").unwrap();
         for v in [
@@ -625,9 +631,16 @@ mod tests {
             None,
         );
         let err = spins.call(&[]).unwrap_err();
-        assert!(err.message.contains("time limit of 200 ms"), "{}", err.message);
+        assert!(
+            err.message.contains("time limit of 200 ms"),
+            "{}",
+            err.message
+        );
         // The engine is usable after an interruption.
-        assert_eq!(throws.call(&[]).unwrap_err().message, "udf.F: TypeError: bad undefined");
+        assert_eq!(
+            throws.call(&[]).unwrap_err().message,
+            "udf.F: TypeError: bad undefined"
+        );
         let deep = udf("function r(n) { return r(n + 1); }", None);
         assert!(deep.call(&[Value::Bigint(0)]).is_err());
         let cyclic = udf("function c() { var o = {}; o.self = o; return o; }", None);
@@ -636,12 +649,21 @@ mod tests {
 
     #[test]
     fn the_function_is_found_whatever_its_name() {
-        let f = udf("function helper(x) { return x * 2; }\nfunction f(x) { return helper(x) + 1; }", None);
+        let f = udf(
+            "function helper(x) { return x * 2; }\nfunction f(x) { return helper(x) + 1; }",
+            None,
+        );
         assert_eq!(f.call(&[Value::Bigint(3)]), Ok(Value::Bigint(7)));
         let ambiguous = udf("function a() {}\nfunction b() {}", None);
         assert!(ambiguous.check().unwrap_err().contains("several functions"));
-        assert!(udf("var x = 1;", None).check().unwrap_err().contains("defines no function"));
-        assert!(udf("function (", None).check().unwrap_err().contains("SyntaxError"));
+        assert!(udf("var x = 1;", None)
+            .check()
+            .unwrap_err()
+            .contains("defines no function"));
+        assert!(udf("function (", None)
+            .check()
+            .unwrap_err()
+            .contains("SyntaxError"));
     }
 
     #[test]
@@ -676,6 +698,9 @@ mod tests {
             None,
             Duration::from_secs(1),
         );
-        assert!(broken.check().unwrap_err().contains("no accumulate() method"));
+        assert!(broken
+            .check()
+            .unwrap_err()
+            .contains("no accumulate() method"));
     }
 }

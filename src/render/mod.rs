@@ -368,7 +368,7 @@ impl<'scope> Renderer<'_, 'scope> {
             &name,
             move |_key,
                   input: &[(&Vec<Value>, isize)],
-                  output: &mut Vec<(Result<Vec<Value>, (String, String)>, isize)>| {
+                  output: &mut Vec<(AggregateResult, isize)>| {
                 output.push((reduce_layout.compute(input), 1));
             },
         );
@@ -833,6 +833,9 @@ pub fn first_end_at_or_after(time: Time, hop: i64, offset: i64) -> Time {
     up.saturating_add(phase)
 }
 
+/// A group's aggregate values, or its first failure as (reason code, message).
+type AggregateResult = Result<Vec<Value>, (String, String)>;
+
 /// Where each aggregate's argument and ORDER BY keys sit in a row's slots.
 #[derive(Clone)]
 struct AggregateLayout {
@@ -856,7 +859,7 @@ impl AggregateLayout {
     }
 
     /// The aggregates' values, or the first failure as (reason code, message).
-    fn compute(&self, group: &[(&Vec<Value>, isize)]) -> Result<Vec<Value>, (String, String)> {
+    fn compute(&self, group: &[(&Vec<Value>, isize)]) -> AggregateResult {
         let mut values = Vec::with_capacity(self.kinds.len());
         let mut inputs = Vec::with_capacity(group.len());
         for (kind, (first, order_count)) in self.kinds.iter().zip(&self.slots) {
