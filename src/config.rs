@@ -1363,6 +1363,60 @@ mod tests {
     }
 
     #[test]
+    fn functions_are_read_compiled_and_checked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("f.js"), "function f(x) { return x; }").expect("write");
+        std::fs::write(
+            dir.path().join("udf.Extra.js"),
+            "function g() { return 1; }",
+        )
+        .expect("write");
+        let parse_in = |text: &str| {
+            let raw: RawJob = toml::from_str(text).expect("toml");
+            JobConfig::from_raw(raw, dir.path(), text)
+        };
+        let job = parse_in(
+            "query = \"q\"\n[[functions]]\nname = \"F\"\nfile = \"f.js\"\nreturns = \"float\"\ntime_limit_ms = 50\n",
+        )
+        .expect("valid");
+        let f = job.function("f").expect("case-insensitive lookup");
+        assert_eq!(
+            (f.kind, f.returns, f.time_limit),
+            (
+                JsKind::Udf,
+                Some(crate::types::DataType::Float),
+                std::time::Duration::from_millis(50)
+            )
+        );
+        let mut functions = job.functions.clone();
+        discover_functions(dir.path(), &mut functions).expect("discovered");
+        let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["F", "Extra"]);
+        for (text, message) in [
+            ("kind = \"udx\"", "unknown kind \"udx\""),
+            ("returns = \"int\"", "unknown return type \"int\""),
+            ("time_limit_ms = 0", "at least 1"),
+            ("file = \"none.js\"", "cannot read"),
+        ] {
+            let file = if text.starts_with("file") {
+                ""
+            } else {
+                "file = \"f.js\"\n"
+            };
+            let errors = parse_in(&format!(
+                "query = \"q\"\n[[functions]]\nname = \"F\"\n{file}{text}\n"
+            ))
+            .expect_err(text);
+            assert!(errors[0].message.contains(message), "{text}: {errors:?}");
+        }
+        let twice = parse_in(
+            "query = \"q\"\n[[functions]]\nname = \"F\"\nfile = \"f.js\"\n[[functions]]\nname = \"f\"\nfile = \"f.js\"\n",
+        )
+        .expect_err("declared twice");
+        assert!(twice[0].message.contains("declared twice"), "{twice:?}");
+    }
+
+    #[test]
     fn paths_resolve_against_the_job_folder() {
         let job = parse(
             r#"

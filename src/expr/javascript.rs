@@ -703,4 +703,65 @@ mod tests {
             .unwrap_err()
             .contains("no accumulate() method"));
     }
+
+    fn uda(name: &str, source: &str) -> JsFunction {
+        JsFunction::new(
+            name,
+            JsKind::Uda,
+            PathBuf::from("uda.js"),
+            source.to_string(),
+            None,
+            Duration::from_secs(5),
+        )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// A JavaScript sum equals the built-in SUM over any group, and an
+        /// order-sensitive UDA gives the same result for any input order.
+        #[test]
+        fn udas_agree_with_sum_and_ignore_input_order(
+            rows in proptest::collection::vec((-1000_i64..1000, 0_i64..50, 1_u64..4), 0..40),
+            seed in 0_u64..1000,
+        ) {
+            use crate::expr::aggregate::{compute, AggregateInput, AggregateKind};
+            let sum = uda("Sum", "function main() { this.init = function () { this.s = null; };\
+                this.accumulate = function (v) { this.s = (this.s === null ? 0 : this.s) + v; };\
+                this.computeResult = function () { return this.s; }; }");
+            let trace = uda("Trace", "function main() { this.init = function () { this.t = []; };\
+                this.accumulate = function (v, t) { this.t.push(v + '@' + t.getTime()); };\
+                this.computeResult = function () { return this.t.join(' '); }; }");
+            let values: Vec<(Value, Value)> = rows
+                .iter()
+                .map(|(v, s, _)| (Value::Bigint(*v), Value::DateTime(DateTime(s * 10_000_000))))
+                .collect();
+            let inputs = |order: &[usize]| -> Vec<AggregateInput<'_>> {
+                order
+                    .iter()
+                    .map(|&i| AggregateInput {
+                        value: &values[i].0,
+                        order_keys: std::slice::from_ref(&values[i].1),
+                        count: rows[i].2 as isize,
+                    })
+                    .collect()
+            };
+            let forward: Vec<usize> = (0..rows.len()).collect();
+            let mut shuffled = forward.clone();
+            let mut state = seed;
+            for i in (1..shuffled.len()).rev() {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                shuffled.swap(i, (state >> 33) as usize % (i + 1));
+            }
+            let builtin = compute(&AggregateKind::Sum, &inputs(&forward));
+            let js_sum = std::sync::Arc::new(sum);
+            let javascript = compute(&AggregateKind::Uda(js_sum), &inputs(&shuffled));
+            proptest::prop_assert_eq!(javascript, builtin);
+            let js_trace = std::sync::Arc::new(trace);
+            let a = compute(&AggregateKind::Uda(js_trace.clone()), &inputs(&forward));
+            let b = compute(&AggregateKind::Uda(js_trace), &inputs(&shuffled));
+            proptest::prop_assert!(a.is_ok());
+            proptest::prop_assert_eq!(a, b);
+        }
+    }
 }
