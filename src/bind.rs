@@ -13,10 +13,12 @@
 mod match_recognize;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::diag::{codes, Diagnostic, Diagnostics, Span};
 use crate::expr::aggregate::AggregateKind;
 use crate::expr::functions;
+use crate::expr::javascript::{JsFunction, JsKind};
 use crate::plan::{
     aggregate_column, key_column, AggregatePlan, OutputPlan, Plan, ProjectItem, Rel, ScalarExpr,
     SourcePlan, StepPlan, Unfold, WindowPlan, WINDOW_ID_COLUMN,
@@ -35,6 +37,11 @@ pub trait Catalog {
     fn input_names(&self) -> Vec<String>;
     /// All output aliases, for suggestions.
     fn output_names(&self) -> Vec<String>;
+    /// The JavaScript function (UDF or UDA) the job defines as `name`
+    /// (case-insensitive), if any.
+    fn function(&self, _name: &str) -> Option<Arc<JsFunction>> {
+        None
+    }
 }
 
 /// An input as the binder sees it.
@@ -1802,16 +1809,122 @@ impl Binder<'_> {
         self.bind_expr(&expr, scope)
     }
 
+    /// `udf.Name(args)` or `uda.Name(x)`: a JavaScript function the job
+    /// defines (names are case-insensitive, as ASA's aliases are loose).
+    fn bind_javascript_call(
+        &mut self,
+        call: &ast::FunctionCall,
+        namespace: &ast::Ident,
+        span: Span,
+        scope: &Scope,
+    ) -> ScalarExpr {
+        let kind = if namespace.matches("udf") {
+            JsKind::Udf
+        } else if namespace.matches("uda") {
+            JsKind::Uda
+        } else {
+            self.errors.push(
+                Diagnostic::error(
+                    codes::UNKNOWN_NAME,
+                    namespace.span,
+                    format!("unknown function prefix \"{}\"", namespace.value),
+                )
+                .with_help("JavaScript functions are called as udf.Name(...) and aggregates as uda.Name(...)."),
+            );
+            return ScalarExpr::Literal(Value::Null);
+        };
+        let name = call.name.value.as_str();
+        let qualified = format!("{}.{name}", kind.prefix());
+        let Some(function) = self.catalog.function(name) else {
+            self.errors.push(
+                Diagnostic::error(
+                    codes::UNKNOWN_NAME,
+                    span,
+                    format!("the job defines no JavaScript function {name} for {qualified}"),
+                )
+                .with_help(format!(
+                    "Declare it in the job file: [[functions]] name = \"{name}\", kind = \"{}\", file = \"{}.js\".",
+                    kind.prefix(),
+                    name.to_lowercase()
+                )),
+            );
+            return ScalarExpr::Literal(Value::Null);
+        };
+        if function.kind != kind {
+            self.errors.push(Diagnostic::error(
+                codes::FUNCTION,
+                span,
+                format!(
+                    "{name} is declared as a {}, so it is called as {}",
+                    function.kind.prefix().to_uppercase(),
+                    function.qualified_name()
+                ),
+            ));
+            return ScalarExpr::Literal(Value::Null);
+        }
+        if call.over.is_some() || call.distinct {
+            self.errors.push(Diagnostic::unsupported(
+                span,
+                &format!("{qualified} with DISTINCT or OVER (...)"),
+            ));
+            return ScalarExpr::Literal(Value::Null);
+        }
+        let mut args = Vec::with_capacity(call.args.len());
+        for arg in &call.args {
+            match arg {
+                FunctionArg::Expr(e) => args.push(self.bind_expr(e, scope)),
+                FunctionArg::Star(star) => self.errors.push(Diagnostic::error(
+                    codes::FUNCTION,
+                    *star,
+                    format!("{qualified} does not take *"),
+                )),
+            }
+        }
+        if kind == JsKind::Udf {
+            return ScalarExpr::Udf { function, args };
+        }
+        if self.aggregates.is_none() {
+            self.errors.push(Diagnostic::error(
+                codes::INVALID,
+                span,
+                format!("the aggregate {qualified} is only allowed in the SELECT list or HAVING"),
+            ));
+            return ScalarExpr::Literal(Value::Null);
+        }
+        if args.len() != 1 {
+            self.errors.push(Diagnostic::error(
+                codes::FUNCTION,
+                span,
+                format!("{qualified} takes 1 argument, found {}", call.args.len()),
+            ));
+            return ScalarExpr::Literal(Value::Null);
+        }
+        // The event time rides along as the ORDER BY key: accumulate(value,
+        // timestamp) receives it.
+        let plan = AggregatePlan {
+            kind: AggregateKind::Uda(function),
+            argument: args.pop(),
+            order_by: vec![ScalarExpr::SystemTimestamp],
+        };
+        let aggregates = self.aggregates.get_or_insert_with(Vec::new);
+        let text = describe_aggregate(&plan);
+        let index = match aggregates
+            .iter()
+            .position(|a| describe_aggregate(a) == text)
+        {
+            Some(i) => i,
+            None => {
+                aggregates.push(plan);
+                aggregates.len() - 1
+            }
+        };
+        ScalarExpr::Column(aggregate_column(index))
+    }
+
     fn bind_call(&mut self, call: &ast::FunctionCall, span: Span, scope: &Scope) -> ScalarExpr {
         let name = call.name.value.as_str();
-        if let Some(ns) = &call.namespace {
-            let what = if ns.matches("uda") {
-                "JavaScript user-defined aggregates (uda.)"
-            } else {
-                "JavaScript user-defined functions (udf.)"
-            };
-            self.errors.push(Diagnostic::unsupported(span, what));
-            return ScalarExpr::Literal(Value::Null);
+        if let Some(namespace) = &call.namespace {
+            return self.bind_javascript_call(call, namespace, span, scope);
         }
         if is_analytic_call(call) {
             match self.analytic_columns.get(&call.span) {
@@ -2185,6 +2298,7 @@ fn select_uses_aggregates(select: &ast::Select) -> bool {
                 (call.namespace.is_none()
                     && functions::is_aggregate(&call.name.value)
                     && !is_analytic_call(call))
+                    || call.namespace.as_ref().is_some_and(|n| n.matches("uda"))
                     || call
                         .args
                         .iter()

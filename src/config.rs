@@ -46,9 +46,24 @@
 //! bootstrap_servers = "127.0.0.1:9092"
 //! topic = "click-counts"
 //! key_column = "page"            # the message key (the partitioner hashes it)
+//!
+//! [[functions]]                  # a JavaScript UDF, called as udf.Hex2Int(...)
+//! name = "Hex2Int"
+//! kind = "udf"                   # or "uda": an aggregate, called as uda.Name(x)
+//! file = "hex2int.js"            # defines one function, whatever its JS name
+//! returns = "bigint"             # any (default) | bigint | float | nvarchar(max)
+//!                                # | datetime | bit | record | array
+//! time_limit_ms = 1000           # per call into JavaScript (default 1000)
 //! ```
+//!
+//! Besides `[[functions]]`, files named `udf.<Name>.js` or `uda.<Name>.js`
+//! in the query's folder define `udf.<Name>` or `uda.<Name>` (returning
+//! `any`), the layout of the conformance cases. A declared function of the
+//! same name wins. Every function file is compiled when the job loads, so
+//! a syntax error is reported before any event is read.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
@@ -57,6 +72,7 @@ use crate::connectors::kafka::{
     KafkaFormat, KafkaInputSpec, KafkaOutputSpec, StartPosition, DEFAULT_CONNECT_TIMEOUT,
 };
 use crate::diag::{codes, Diagnostic, Span};
+use crate::expr::javascript::{JsFunction, JsKind, DEFAULT_TIME_LIMIT};
 
 /// The job file as written.
 #[derive(Debug, Deserialize)]
@@ -88,6 +104,28 @@ pub struct RawJob {
     /// Worker threads (the `-w` flag overrides it).
     #[serde(default)]
     pub workers: Option<usize>,
+    /// JavaScript UDFs and UDAs.
+    #[serde(default)]
+    pub functions: Vec<RawFunction>,
+}
+
+/// `[[functions]]` as written: a JavaScript UDF or UDA.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFunction {
+    /// The name the query calls (`udf.<name>` / `uda.<name>`).
+    pub name: String,
+    /// "udf" (default) or "uda".
+    #[serde(default)]
+    pub kind: Option<String>,
+    /// The `.js` file, relative to the job file.
+    pub file: String,
+    /// The return type: "any" (default) or an ASA type name.
+    #[serde(default)]
+    pub returns: Option<String>,
+    /// Per-call time limit in milliseconds (default 1000).
+    #[serde(default)]
+    pub time_limit_ms: Option<u64>,
 }
 
 /// `[errors_kafka]` as written: a dead-letter topic.
@@ -273,6 +311,8 @@ pub struct JobConfig {
     pub outputs: Vec<OutputConfig>,
     /// Worker threads.
     pub workers: usize,
+    /// JavaScript UDFs and UDAs, each compiled and checked.
+    pub functions: Vec<Arc<JsFunction>>,
 }
 
 /// ASA compatibility levels that change behaviour (§9).
@@ -461,6 +501,14 @@ impl JobConfig {
             source,
         })?;
         let mut job = JobConfig::from_raw(raw, &base, &text).map_err(invalid)?;
+        let query_dir = query_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        discover_functions(&query_dir, &mut job.functions).map_err(|message| {
+            invalid(vec![Diagnostic::error(
+                codes::JOB,
+                Span::default(),
+                message,
+            )])
+        })?;
         job.query_path = Some(query_path);
         job.query = query;
         Ok(job)
@@ -659,6 +707,25 @@ impl JobConfig {
                 kafka: None,
             });
         }
+        let mut functions: Vec<Arc<JsFunction>> = Vec::new();
+        for function in raw.functions {
+            let span = locate(&function.name);
+            if functions
+                .iter()
+                .any(|f| f.name.eq_ignore_ascii_case(&function.name))
+            {
+                errors.push(Diagnostic::error(
+                    codes::JOB,
+                    span,
+                    format!("function \"{}\" is declared twice", function.name),
+                ));
+                continue;
+            }
+            match validate_function(function, base) {
+                Ok(f) => functions.push(Arc::new(f)),
+                Err(message) => errors.push(Diagnostic::error(codes::JOB, span, message)),
+            }
+        }
         if errors.is_empty() {
             Ok(JobConfig {
                 query_path: None,
@@ -671,6 +738,7 @@ impl JobConfig {
                 inputs,
                 outputs,
                 workers: raw.workers.unwrap_or(1).max(1),
+                functions,
             })
         } else {
             Err(errors)
@@ -698,7 +766,15 @@ impl JobConfig {
             inputs: Vec::new(),
             outputs: Vec::new(),
             workers: 1,
+            functions: Vec::new(),
         };
+        let query_dir = query_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let query_dir = if query_dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            query_dir
+        };
+        discover_functions(&query_dir, &mut job.functions)?;
         let cwd = Path::new("");
         let streams = inputs.iter().map(|s| (s, "stream"));
         for (spec, input_type) in streams.chain(references.iter().map(|s| (s, "reference"))) {
@@ -748,6 +824,91 @@ impl JobConfig {
         }
         Ok(job)
     }
+}
+
+/// A `[[functions]]` entry: reads and compiles its file.
+fn validate_function(raw: RawFunction, base: &Path) -> Result<JsFunction, String> {
+    let kind = match raw.kind.as_deref() {
+        None | Some("udf") => JsKind::Udf,
+        Some("uda") => JsKind::Uda,
+        Some(other) => {
+            return Err(format!(
+                "function \"{}\": unknown kind \"{other}\" (use \"udf\" or \"uda\")",
+                raw.name
+            ))
+        }
+    };
+    let returns = parse_return_type(raw.returns.as_deref())
+        .map_err(|message| format!("function \"{}\": {message}", raw.name))?;
+    let time_limit = match raw.time_limit_ms {
+        None => DEFAULT_TIME_LIMIT,
+        Some(0) => {
+            return Err(format!(
+                "function \"{}\": time_limit_ms must be at least 1",
+                raw.name
+            ))
+        }
+        Some(ms) => std::time::Duration::from_millis(ms),
+    };
+    load_function(raw.name, kind, base.join(&raw.file), returns, time_limit)
+}
+
+/// `returns`: "any" (or absent) is `None`, else an ASA type.
+pub fn parse_return_type(text: Option<&str>) -> Result<Option<crate::types::DataType>, String> {
+    match text {
+        None => Ok(None),
+        Some(t) if t.eq_ignore_ascii_case("any") => Ok(None),
+        Some(t) => crate::bind::data_type_by_name(t).map(Some).ok_or_else(|| {
+            format!(
+                "unknown return type \"{t}\" (use any, bigint, float, nvarchar(max), datetime, bit, record or array)"
+            )
+        }),
+    }
+}
+
+/// Reads a JavaScript function's file and compiles it.
+pub fn load_function(
+    name: String,
+    kind: JsKind,
+    path: PathBuf,
+    returns: Option<crate::types::DataType>,
+    time_limit: std::time::Duration,
+) -> Result<JsFunction, String> {
+    let source = std::fs::read_to_string(&path)
+        .map_err(|e| format!("function \"{name}\": cannot read {}: {e}", path.display()))?;
+    let function = JsFunction::new(name, kind, path, source, returns, time_limit);
+    function.check()?;
+    Ok(function)
+}
+
+/// Adds the `udf.<Name>.js` and `uda.<Name>.js` files of `dir` that no
+/// declared function already names.
+pub fn discover_functions(dir: &Path, functions: &mut Vec<Arc<JsFunction>>) -> Result<(), String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut found: Vec<(String, JsKind, PathBuf)> = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().to_string();
+        let Some(stem) = file_name.strip_suffix(".js") else {
+            continue;
+        };
+        let (kind, name) = match stem.split_once('.') {
+            Some((prefix, name)) if prefix.eq_ignore_ascii_case("udf") => (JsKind::Udf, name),
+            Some((prefix, name)) if prefix.eq_ignore_ascii_case("uda") => (JsKind::Uda, name),
+            _ => continue,
+        };
+        if name.is_empty() || functions.iter().any(|f| f.name.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        found.push((name.to_string(), kind, entry.path()));
+    }
+    found.sort();
+    for (name, kind, path) in found {
+        let function = load_function(name, kind, path, None, DEFAULT_TIME_LIMIT)?;
+        functions.push(Arc::new(function));
+    }
+    Ok(())
 }
 
 /// ASA's default `{date}` and `{time}` formats.
@@ -1177,6 +1338,13 @@ impl Catalog for JobConfig {
     fn output_names(&self) -> Vec<String> {
         self.outputs.iter().map(|o| o.alias.clone()).collect()
     }
+
+    fn function(&self, name: &str) -> Option<Arc<JsFunction>> {
+        self.functions
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+            .cloned()
+    }
 }
 
 #[cfg(test)]
@@ -1192,6 +1360,60 @@ mod tests {
             )]
         })?;
         JobConfig::from_raw(raw, Path::new("/jobs/a"), text)
+    }
+
+    #[test]
+    fn functions_are_read_compiled_and_checked() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("f.js"), "function f(x) { return x; }").expect("write");
+        std::fs::write(
+            dir.path().join("udf.Extra.js"),
+            "function g() { return 1; }",
+        )
+        .expect("write");
+        let parse_in = |text: &str| {
+            let raw: RawJob = toml::from_str(text).expect("toml");
+            JobConfig::from_raw(raw, dir.path(), text)
+        };
+        let job = parse_in(
+            "query = \"q\"\n[[functions]]\nname = \"F\"\nfile = \"f.js\"\nreturns = \"float\"\ntime_limit_ms = 50\n",
+        )
+        .expect("valid");
+        let f = job.function("f").expect("case-insensitive lookup");
+        assert_eq!(
+            (f.kind, f.returns, f.time_limit),
+            (
+                JsKind::Udf,
+                Some(crate::types::DataType::Float),
+                std::time::Duration::from_millis(50)
+            )
+        );
+        let mut functions = job.functions.clone();
+        discover_functions(dir.path(), &mut functions).expect("discovered");
+        let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["F", "Extra"]);
+        for (text, message) in [
+            ("kind = \"udx\"", "unknown kind \"udx\""),
+            ("returns = \"int\"", "unknown return type \"int\""),
+            ("time_limit_ms = 0", "at least 1"),
+            ("file = \"none.js\"", "cannot read"),
+        ] {
+            let file = if text.starts_with("file") {
+                ""
+            } else {
+                "file = \"f.js\"\n"
+            };
+            let errors = parse_in(&format!(
+                "query = \"q\"\n[[functions]]\nname = \"F\"\n{file}{text}\n"
+            ))
+            .expect_err(text);
+            assert!(errors[0].message.contains(message), "{text}: {errors:?}");
+        }
+        let twice = parse_in(
+            "query = \"q\"\n[[functions]]\nname = \"F\"\nfile = \"f.js\"\n[[functions]]\nname = \"f\"\nfile = \"f.js\"\n",
+        )
+        .expect_err("declared twice");
+        assert!(twice[0].message.contains("declared twice"), "{twice:?}");
     }
 
     #[test]

@@ -104,6 +104,18 @@ struct CaseFile {
     expected_is_prefix: Option<bool>,
     #[serde(default)]
     order_guarantee: Option<String>,
+    /// JavaScript functions: `{Name: {type, file, output_type}}`.
+    #[serde(default)]
+    udfs: std::collections::BTreeMap<String, CaseFunction>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CaseFunction {
+    #[serde(default, rename = "type")]
+    language: Option<String>,
+    file: String,
+    #[serde(default)]
+    output_type: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -369,7 +381,30 @@ fn run_in(
             kafka: None,
         })
         .collect();
+    let mut functions = Vec::new();
+    for (name, udf) in &case.udfs {
+        if !udf
+            .language
+            .as_deref()
+            .is_none_or(|l| l.eq_ignore_ascii_case("javascript"))
+        {
+            return Err(format!(
+                "udf {name}: only JavaScript functions are supported"
+            ));
+        }
+        let returns = crate::config::parse_return_type(udf.output_type.as_deref())
+            .map_err(|e| format!("udf {name}: {e}"))?;
+        let function = crate::config::load_function(
+            name.clone(),
+            crate::expr::javascript::JsKind::Udf,
+            dir.join(&udf.file),
+            returns,
+            crate::expr::javascript::DEFAULT_TIME_LIMIT,
+        )?;
+        functions.push(std::sync::Arc::new(function));
+    }
     let job = JobConfig {
+        functions,
         query_path: Some(dir.join("query.asaql")),
         query: query.to_string(),
         compat,

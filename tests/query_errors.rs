@@ -211,9 +211,13 @@ fn constructs_that_do_not_run_yet_say_so() {
         2,
         3,
     );
+}
+
+#[test]
+fn an_undeclared_javascript_function_is_named() {
     assert_error(
         "SELECT udf.f(a) AS x INTO Output FROM Input",
-        "JavaScript user-defined functions (udf.) is not supported yet",
+        "the job defines no JavaScript function f for udf.f",
         1,
         8,
     );

@@ -157,6 +157,13 @@ pub enum AggregateKind {
         /// `ORDER BY e DESC`.
         descending: bool,
     },
+    /// `uda.Name(e)`: a JavaScript user-defined aggregate (see
+    /// [`super::javascript`]). Its single ORDER BY key is the row's event
+    /// time (the binder adds it), which `accumulate(value, timestamp)`
+    /// receives; rows are accumulated in event-time order, ties by value,
+    /// each as often as its multiplicity. NULL values are accumulated too:
+    /// the JavaScript code decides what they mean.
+    Uda(std::sync::Arc<super::javascript::JsFunction>),
 }
 
 /// One input of an aggregate for one row of the group: the argument value
@@ -205,6 +212,22 @@ pub fn compute(kind: &AggregateKind, inputs: &[AggregateInput<'_>]) -> Result<Va
         AggregateKind::PercentileCont { p, descending } => {
             percentile(agg, &rows, *p, *descending, true)
         }
+        AggregateKind::Uda(function) => {
+            let mut accumulated = Vec::with_capacity(rows.len());
+            for row in &rows {
+                let time = match row.input.order_keys.first() {
+                    Some(Value::DateTime(t)) => *t,
+                    _ => {
+                        return Err(EvalError::argument(format!(
+                            "{}: a row without its event time",
+                            function.qualified_name()
+                        )))
+                    }
+                };
+                accumulated.push((row.input.value, time, row.count));
+            }
+            function.aggregate(&accumulated)
+        }
         AggregateKind::PercentileDisc { p, descending } => {
             percentile(agg, &rows, *p, *descending, false)
         }
@@ -231,6 +254,7 @@ pub fn name(kind: &AggregateKind) -> &'static str {
         AggregateKind::Collect => "Collect",
         AggregateKind::PercentileCont { .. } => "PERCENTILE_CONT",
         AggregateKind::PercentileDisc { .. } => "PERCENTILE_DISC",
+        AggregateKind::Uda(_) => "JavaScript UDA",
     }
 }
 

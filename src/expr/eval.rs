@@ -91,6 +91,13 @@ pub enum ScalarExpr {
         /// Arguments (a date-part word arrives as a string literal).
         args: Vec<ScalarExpr>,
     },
+    /// A JavaScript user-defined function, `udf.Name(args)`.
+    Udf {
+        /// The job's definition.
+        function: std::sync::Arc<super::javascript::JsFunction>,
+        /// Arguments.
+        args: Vec<ScalarExpr>,
+    },
     /// `System.Timestamp()`: the row's event time.
     SystemTimestamp,
 }
@@ -151,6 +158,10 @@ impl fmt::Display for ScalarExpr {
             ScalarExpr::Call { function, args } => {
                 let items: Vec<String> = args.iter().map(|e| e.to_string()).collect();
                 write!(f, "{}({})", function.name, items.join(", "))
+            }
+            ScalarExpr::Udf { function, args } => {
+                let items: Vec<String> = args.iter().map(|e| e.to_string()).collect();
+                write!(f, "{}({})", function.qualified_name(), items.join(", "))
             }
             ScalarExpr::SystemTimestamp => f.write_str("System.Timestamp()"),
         }
@@ -237,6 +248,10 @@ impl ScalarExpr {
                 try_cast,
             },
             ScalarExpr::Call { function, args } => ScalarExpr::Call {
+                function,
+                args: args.into_iter().map(&mut *f).collect(),
+            },
+            ScalarExpr::Udf { function, args } => ScalarExpr::Udf {
                 function,
                 args: args.into_iter().map(&mut *f).collect(),
             },
@@ -346,6 +361,13 @@ pub fn eval(expr: &ScalarExpr, row: &Row, ctx: &EvalContext) -> Result<Value, Ev
                 values.push(eval(arg, row, ctx)?);
             }
             (function.eval)(&values)?
+        }
+        ScalarExpr::Udf { function, args } => {
+            let mut values = Vec::with_capacity(args.len());
+            for arg in args {
+                values.push(eval(arg, row, ctx)?);
+            }
+            function.call(&values)?
         }
         ScalarExpr::SystemTimestamp => Value::DateTime(ctx.timestamp),
     })

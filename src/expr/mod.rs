@@ -9,6 +9,7 @@ pub mod dates;
 pub mod eval;
 pub mod functions;
 pub mod geo;
+pub mod javascript;
 pub mod ops;
 pub mod pattern;
 pub mod row_pattern;
@@ -33,6 +34,9 @@ pub enum EvalErrorKind {
     InvalidArgument,
     /// Integer overflow or division by zero.
     Arithmetic,
+    /// A JavaScript UDF or UDA threw, ran past its time limit, or could
+    /// not be loaded.
+    JavaScript,
 }
 
 impl EvalError {
@@ -60,12 +64,21 @@ impl EvalError {
         }
     }
 
+    /// A JavaScript function's failure.
+    pub fn javascript(message: impl Into<String>) -> Self {
+        EvalError {
+            kind: EvalErrorKind::JavaScript,
+            message: message.into(),
+        }
+    }
+
     /// The ASA-style reason code, e.g. `TypeConversionError`.
     pub fn code(&self) -> &'static str {
         match self.kind {
             EvalErrorKind::TypeConversion => "TypeConversionError",
             EvalErrorKind::InvalidArgument => "InvalidArgument",
             EvalErrorKind::Arithmetic => "ArithmeticError",
+            EvalErrorKind::JavaScript => "JavaScriptError",
         }
     }
 }

@@ -410,7 +410,7 @@ impl<'scope> Renderer<'_, 'scope> {
                         }
                         Ok((row, time, diff))
                     }
-                    Err(message) => {
+                    Err((reason, message)) => {
                         let mut row = Record::new();
                         for (i, v) in key_values.into_iter().enumerate() {
                             row.push_unchecked(key_column(i), v);
@@ -418,7 +418,7 @@ impl<'scope> Renderer<'_, 'scope> {
                         Err((
                             Failure {
                                 operator: name.clone(),
-                                reason: "InvalidArgument".to_string(),
+                                reason,
                                 message,
                                 row,
                             },
@@ -883,7 +883,7 @@ fn reduce_in_differential<'scope>(
         name,
         move |_key,
               input: &[(&Vec<Value>, isize)],
-              output: &mut Vec<(Result<Vec<Value>, String>, isize)>| {
+              output: &mut Vec<(AggregateResult, isize)>| {
             output.push((layout.compute(input), 1));
         },
     );
@@ -952,6 +952,9 @@ pub fn first_end_at_or_after(time: Time, hop: i64, offset: i64) -> Time {
     up.saturating_add(phase)
 }
 
+/// A group's aggregate values, or its first failure as (reason code, message).
+type AggregateResult = Result<Vec<Value>, (String, String)>;
+
 /// Where each aggregate's argument and ORDER BY keys sit in a row's slots.
 #[derive(Clone)]
 struct AggregateLayout {
@@ -974,7 +977,8 @@ impl AggregateLayout {
         }
     }
 
-    fn compute(&self, group: &[(&Vec<Value>, isize)]) -> Result<Vec<Value>, String> {
+    /// The aggregates' values, or the first failure as (reason code, message).
+    fn compute(&self, group: &[(&Vec<Value>, isize)]) -> AggregateResult {
         let mut values = Vec::with_capacity(self.kinds.len());
         let mut inputs = Vec::with_capacity(group.len());
         for (kind, (first, order_count)) in self.kinds.iter().zip(&self.slots) {
@@ -988,10 +992,14 @@ impl AggregateLayout {
                     count: *count,
                 });
             }
-            values.push(
-                aggregate::compute(kind, &inputs)
-                    .map_err(|e| format!("{}: {}", aggregate::name(kind), e.message))?,
-            );
+            values.push(aggregate::compute(kind, &inputs).map_err(|e| {
+                let message = match kind {
+                    // A UDA's messages already name it (uda.Name: ...).
+                    aggregate::AggregateKind::Uda(_) => e.message.clone(),
+                    _ => format!("{}: {}", aggregate::name(kind), e.message),
+                };
+                (e.code().to_string(), message)
+            })?);
         }
         Ok(values)
     }

@@ -38,7 +38,7 @@ use crate::types::Value;
 
 /// A computed group: `((keys, window end, member), aggregates or error)`.
 pub type Computed = (
-    ((Vec<Value>, Time, u32), Result<Vec<Value>, String>),
+    ((Vec<Value>, Time, u32), super::AggregateResult),
     Time,
     isize,
 );
