@@ -48,6 +48,9 @@ enum Command {
     /// One run of the benchmark's hand-written baseline (used by `eddy bench`).
     #[command(hide = true)]
     BenchBaseline(crate::bench::baseline::BaselineArgs),
+    /// The raw consume-and-produce loop of `eddy bench --kafka`.
+    #[command(hide = true)]
+    BenchKafkaBaseline(crate::bench::kafka::KafkaBaselineArgs),
 }
 
 #[derive(Args, Debug)]
@@ -153,6 +156,7 @@ pub fn main() -> ExitCode {
         Command::Cluster(args) => cluster::cmd_cluster(args),
         Command::Bench(args) => crate::bench::cmd_bench(args),
         Command::BenchBaseline(args) => crate::bench::baseline::cmd_baseline(args),
+        Command::BenchKafkaBaseline(args) => crate::bench::kafka::cmd_kafka_baseline(args),
     }
 }
 
