@@ -321,7 +321,8 @@ fn bench(dir: &Path, events: u64, runs: usize, args: &BenchArgs) -> Result<bool,
     all_equal &= memory_equal && peers_equal && kafka_equal;
     println!(
         "{events} events, {KEYS} keys, {runs} run{} each; elapsed is the median wall time of a child process; \
-         baseline time / engine time above 1 means faster than the baseline; peak memory is the largest VmHWM over the runs",
+         baseline time / engine time above 1 means faster than the baseline; peak memory is the largest VmHWM over the runs \
+         (for 2 processes, the sum of both processes')",
         if runs == 1 { "" } else { "s" }
     );
     println!();
