@@ -35,14 +35,14 @@ except Exception:  # pragma: no cover
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LENGTH = timedelta(milliseconds=pc.WINDOW_MS)
-ONE_MS = timedelta(milliseconds=1)
+ONE_US = timedelta(microseconds=1)
 FIXED_NOW = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
 def parse(line):
     r = json.loads(line)
-    # minus 1 ms: native [start, end) windows give ASA's (start, end]
-    return (r["key"], r["v"], datetime.fromisoformat(r["ts"]) - ONE_MS)
+    # minus 1 us: native [start, end) windows give ASA's (start, end]
+    return (r["key"], r["v"], datetime.fromisoformat(r["ts"]) - ONE_US)
 
 
 def fmt(item):

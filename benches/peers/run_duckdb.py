@@ -2,7 +2,8 @@
 """DuckDB peer: the batch lower bound for the issue-7 query.
 
 One SQL statement reads the JSON-lines file, groups by key and 10 s window
-end (ASA semantics, (end - 10 s, end]: end = ceil(ts_ms / 10000) * 10000)
+end (ASA semantics, (end - 10 s, end]: end = ceil(ts_us / 10^7) * 10^7,
+in microseconds; DuckDB's TIMESTAMP keeps microseconds)
 and writes the result with COPY.  `seconds` covers that statement only;
 the import and connection come before the timer.
 """
@@ -26,13 +27,14 @@ def q(s):
 sql = f"""
 COPY (
   WITH ev AS (
-    SELECT key, v, epoch_ms(ts) AS ms
+    SELECT key, v, epoch_us(ts) AS us
     FROM read_json({q(args.data)}, format = 'newline_delimited',
                    columns = {{key: 'BIGINT', v: 'BIGINT', ts: 'TIMESTAMP'}})
   ), w AS (
     SELECT key, v,
            -- ceil to the 10 s grid: start exclusive, end inclusive
-           (ms + {pc.WINDOW_MS - 1}) // {pc.WINDOW_MS} * {pc.WINDOW_MS} AS end_ms
+           (us + {pc.WINDOW_MS * 1000 - 1}) // {pc.WINDOW_MS * 1000}
+             * {pc.WINDOW_MS} AS end_ms
     FROM ev
   )
   SELECT key, count(*) AS n, sum(v) AS total, avg(v) AS mean,

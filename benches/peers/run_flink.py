@@ -2,9 +2,11 @@
 """PyFlink peer: Flink SQL TUMBLE window TVF, streaming mode, local mini-cluster.
 
 Source: the filesystem connector with the json format (one file, so one
-split).  Event time: ts parsed in SQL, minus 1 ms for ASA's (start, end]
-windows, watermark 1 s behind (the data's disorder is < 500 ms; a looser
-bound changes latency, not results).  Sink: the filesystem connector,
+split).  Event time: ts parsed in SQL to the millisecond (Flink's
+event-time attribute is TIMESTAMP(3)), rounded up and then less 1 ms for
+ASA's (start, end] windows (exact: window ends are whole milliseconds),
+watermark 1 s behind (the data's disorder is < 500 ms; a looser bound
+changes latency, not results).  Sink: the filesystem connector,
 json format, into a scratch directory; checkpointing every second lets
 the sink commit its part files when the bounded input ends.  The part
 files are then concatenated into OUT.  --threads N sets
@@ -50,8 +52,15 @@ CREATE TABLE ev (
   `key` BIGINT,
   v BIGINT,
   ts STRING,
-  et AS TO_TIMESTAMP(REPLACE(REPLACE(ts, 'T', ' '), 'Z', ''),
-                     'yyyy-MM-dd HH:mm:ss.SSS') - INTERVAL '0.001' SECOND,
+  -- ceil(ts to the millisecond) - 1 ms: the time to the millisecond,
+  -- less 1 ms when no digit below the millisecond is set
+  et AS CASE
+    WHEN TRIM(BOTH '0' FROM REPLACE(SUBSTRING(ts FROM 24), 'Z', '')) = ''
+    THEN TO_TIMESTAMP(SUBSTRING(REPLACE(ts, 'T', ' ') FROM 1 FOR 23),
+                      'yyyy-MM-dd HH:mm:ss.SSS') - INTERVAL '0.001' SECOND
+    ELSE TO_TIMESTAMP(SUBSTRING(REPLACE(ts, 'T', ' ') FROM 1 FOR 23),
+                      'yyyy-MM-dd HH:mm:ss.SSS')
+  END,
   WATERMARK FOR et AS et - INTERVAL '1' SECOND
 ) WITH (
   'connector' = 'filesystem',

@@ -3,7 +3,7 @@
 
 The file is read with pw.io.jsonlines in "static" mode (the whole file is
 one input batch; "streaming" mode would keep watching the file and never
-end).  Event times are parsed by Pathway (dt.strptime), shifted by -1 ms
+end).  Event times are parsed by Pathway (dt.strptime), shifted by -1 us
 for ASA's (start, end] windows, and windowed on a 10 s grid from the
 epoch.  --threads N sets PATHWAY_THREADS=N (Pathway's worker threads).
 `seconds` is pw.run() alone: the graph is built before the timer.
@@ -31,7 +31,7 @@ ev = ev.select(
     key=pw.this.key,
     v=pw.this.v,
     et=pw.this.ts.dt.strptime("%Y-%m-%dT%H:%M:%S.%fZ")
-    - datetime.timedelta(milliseconds=1),
+    - datetime.timedelta(microseconds=1),
 )
 res = ev.windowby(
     ev.et,

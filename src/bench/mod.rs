@@ -14,10 +14,21 @@
 //! every engine are compared with the baseline's (row count, sums of `n` and
 //! `total`, and an order-independent digest of every row's key, time, `n`
 //! and `total`); a difference makes the command exit 1.
+//!
+//! Beside that table, in the same run and checked against the same
+//! baseline outputs: a cluster of 2 processes of 1 worker and the
+//! speed-ups across workers and processes, and Eddy's peak memory on a 10x
+//! longer stream ([`scaling`]); with `--peers`, the peer engines of
+//! `benches/peers` on the tumbling query ([`peers`]); with `--kafka`, Eddy
+//! and a raw consume-and-produce loop from topic to topic ([`kafka`]).
 
 pub mod baseline;
 pub mod incremental;
 pub mod join;
+mod child;
+pub mod kafka;
+mod peers;
+mod scaling;
 
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
@@ -72,6 +83,15 @@ pub struct BenchArgs {
     /// Folder for the data, jobs and outputs (kept); default: a temporary folder, removed after.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Also run the peer engines of benches/peers on the tumbling query (install them with benches/peers/install).
+    #[arg(long)]
+    pub peers: bool,
+    /// Where the peer runners and their virtualenvs are (default: benches/peers of the source tree).
+    #[arg(long, value_name = "DIR")]
+    pub peers_dir: Option<PathBuf>,
+    /// Also measure Kafka end to end against this broker (e.g. 127.0.0.1:19092; start one with scripts/kafka-up).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub kafka: Option<String>,
 }
 
 /// One measurement of `eddy bench`.
@@ -89,20 +109,35 @@ pub enum Section {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Engine {
     Baseline,
-    Eddy { workers: usize },
+    Eddy {
+        workers: usize,
+    },
+    /// `eddy cluster`: local processes of `workers` workers each.
+    Cluster {
+        processes: usize,
+        workers: usize,
+    },
 }
 
 impl Engine {
-    const ALL: [Engine; 3] = [
+    const ALL: [Engine; 4] = [
         Engine::Baseline,
         Engine::Eddy { workers: 1 },
         Engine::Eddy { workers: 2 },
+        Engine::Cluster {
+            processes: 2,
+            workers: 1,
+        },
     ];
 
     fn label(self) -> String {
         match self {
             Engine::Baseline => "baseline".to_string(),
             Engine::Eddy { workers } => format!("eddy -w {workers}"),
+            Engine::Cluster { processes, workers } => format!(
+                "eddy {processes} processes x {workers} worker{}",
+                if workers == 1 { "" } else { "s" }
+            ),
         }
     }
 
@@ -110,6 +145,7 @@ impl Engine {
         match self {
             Engine::Baseline => "baseline".to_string(),
             Engine::Eddy { workers } => format!("eddy-w{workers}"),
+            Engine::Cluster { processes, workers } => format!("eddy-p{processes}w{workers}"),
         }
     }
 }
@@ -152,7 +188,7 @@ pub fn cmd_bench(args: BenchArgs) -> ExitCode {
     let wanted = |section: Section| args.only.is_empty() || args.only.contains(&section);
     let mut result = Ok(true);
     if wanted(Section::Aggregation) {
-        result = bench(&dir, events, runs);
+        result = bench(&dir, events, runs, &args);
     }
     if wanted(Section::Join) {
         let join_events = args.join_events.unwrap_or((events / 10).max(10_000));
@@ -170,7 +206,9 @@ pub fn cmd_bench(args: BenchArgs) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => {
-            eprintln!("error: MISMATCH: Eddy's output differs from the baseline's (see the table)");
+            eprintln!(
+                "error: MISMATCH: an output differs from the baseline's or a peer failed (see the tables)"
+            );
             ExitCode::from(1)
         }
         Err(e) => {
@@ -181,7 +219,7 @@ pub fn cmd_bench(args: BenchArgs) -> ExitCode {
 }
 
 /// Runs every query and engine; `Ok(false)` when an output disagrees.
-fn bench(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
+fn bench(dir: &Path, events: u64, runs: usize, args: &BenchArgs) -> Result<bool, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the eddy executable: {e}"))?;
@@ -196,6 +234,7 @@ fn bench(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
     );
     let _ = writeln!(report, "|---|---|---:|---:|---:|---:|---:|---|");
     let mut all_equal = true;
+    let mut results: Vec<(WindowKind, Vec<Measured>)> = Vec::new();
     for kind in WindowKind::ALL {
         let mut measured: Vec<Measured> = Vec::new();
         for engine in Engine::ALL {
@@ -223,6 +262,18 @@ fn bench(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
                         .arg(&job)
                         .arg("-w")
                         .arg(workers.to_string());
+                }
+                Engine::Cluster { processes, workers } => {
+                    let job = write_job(dir, kind, &input, &output)?;
+                    command
+                        .arg("cluster")
+                        .arg("--quiet")
+                        .arg("--processes")
+                        .arg(processes.to_string())
+                        .arg("-w")
+                        .arg(workers.to_string())
+                        .arg("--job")
+                        .arg(&job);
                 }
             }
             measured.push(Measured {
@@ -280,17 +331,46 @@ fn bench(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
                 check
             );
         }
+        results.push((kind, measured));
     }
+    let context = scaling::Context {
+        exe: &exe,
+        dir,
+        input: &input,
+        events,
+        results: &results,
+    };
+    let speedups = scaling::speedups(&results);
+    let (memory, memory_equal) = scaling::memory_section(&context)?;
+    let (peers, peers_equal) = if args.peers {
+        let peers_dir = args
+            .peers_dir
+            .clone()
+            .unwrap_or_else(peers::default_peers_dir);
+        peers::peers_section(&context, &peers_dir, runs)?
+    } else {
+        (peers::NOT_ASKED.to_string(), true)
+    };
+    let (kafka, kafka_equal) = match &args.kafka {
+        Some(bootstrap) => kafka::kafka_section(&context, bootstrap, runs)?,
+        None => (kafka::NOT_ASKED.to_string(), true),
+    };
+    all_equal &= memory_equal && peers_equal && kafka_equal;
     println!(
         "{events} events, {KEYS} keys, {runs} run{} each; elapsed is the median wall time of a child process; \
-         baseline time / engine time above 1 means faster than the baseline; peak memory is the largest VmHWM over the runs",
+         baseline time / engine time above 1 means faster than the baseline; peak memory is the largest VmHWM over the runs \
+         (for 2 processes, the sum of both processes')",
         if runs == 1 { "" } else { "s" }
     );
     println!();
     print!("{report}");
     println!();
+    for section in [speedups, memory, peers, kafka] {
+        print!("{section}");
+        println!();
+    }
     if all_equal {
-        println!("outputs checked: every Eddy output equals the baseline's");
+        println!("outputs checked: every output equals the baseline's");
     } else {
         println!("outputs checked: MISMATCH");
     }
@@ -436,7 +516,9 @@ fn toml_string(path: &Path) -> String {
     toml::Value::String(path.to_string_lossy().into_owned()).to_string()
 }
 
-/// Runs one child to its end: its wall time and the peak memory it reported.
+/// Runs one child to its end: its wall time and the peak memory it
+/// reported (for `eddy cluster`, whose processes' lines come prefixed
+/// `[p<i>] `, the sum over its processes).
 fn run_child(command: &mut Command, label: &str) -> Result<(Duration, Option<f64>), String> {
     command
         .stdin(Stdio::null())
@@ -458,14 +540,26 @@ fn run_child(command: &mut Command, label: &str) -> Result<(Duration, Option<f64
             stderr.trim_end()
         ));
     }
-    let peak = stderr.lines().find_map(|line| {
-        line.strip_prefix("peak memory: ")?
-            .strip_suffix(" MiB")?
-            .trim()
-            .parse::<f64>()
-            .ok()
-    });
-    Ok((elapsed, peak))
+    Ok((elapsed, reported_peak_mib(&stderr)))
+}
+
+/// The sum of the `peak memory: X MiB` lines of a summary, each possibly
+/// prefixed `[p<i>] ` by `eddy cluster`; `None` when there is none.
+fn reported_peak_mib(stderr: &str) -> Option<f64> {
+    stderr
+        .lines()
+        .filter_map(|line| {
+            let line = match line.strip_prefix("[p") {
+                Some(rest) => rest.split_once("] ")?.1,
+                None => line,
+            };
+            line.strip_prefix("peak memory: ")?
+                .strip_suffix(" MiB")?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .reduce(|a, b| a + b)
 }
 
 /// Reads an output and summarises its rows independently of their order.
@@ -535,6 +629,21 @@ mod tests {
         assert_eq!(thousands(0), "0");
         assert_eq!(thousands(1234), "1,234");
         assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn peak_memory_lines_are_read_and_a_cluster_s_are_added_up() {
+        assert_eq!(
+            reported_peak_mib("elapsed: 1s\npeak memory: 12.5 MiB\n"),
+            Some(12.5)
+        );
+        assert_eq!(
+            reported_peak_mib(
+                "[p0] peak memory: 10.0 MiB\n[p1] rows: 3\n[p1] peak memory: 2.5 MiB\n"
+            ),
+            Some(12.5)
+        );
+        assert_eq!(reported_peak_mib("elapsed: 1s\n"), None);
     }
 
     #[test]

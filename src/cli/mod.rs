@@ -51,6 +51,9 @@ enum Command {
     /// The hand-written hash join `eddy bench` measures Eddy's joins against.
     #[command(hide = true)]
     BenchJoinBaseline(crate::bench::join::JoinBaselineArgs),
+    /// The raw consume-and-produce loop of `eddy bench --kafka`.
+    #[command(hide = true)]
+    BenchKafkaBaseline(crate::bench::kafka::KafkaBaselineArgs),
 }
 
 #[derive(Args, Debug)]
@@ -157,6 +160,7 @@ pub fn main() -> ExitCode {
         Command::Bench(args) => crate::bench::cmd_bench(args),
         Command::BenchBaseline(args) => crate::bench::baseline::cmd_baseline(args),
         Command::BenchJoinBaseline(args) => crate::bench::join::cmd_join_baseline(args),
+        Command::BenchKafkaBaseline(args) => crate::bench::kafka::cmd_kafka_baseline(args),
     }
 }
 

@@ -1,0 +1,232 @@
+//! Scaling in `eddy bench`: across workers and processes, and in the
+//! length of the stream.
+//!
+//! - [`speedups`] reads the aggregation table's medians: `-w 2` against
+//!   `-w 1` (threads of one process) and 2 processes of 1 worker (`eddy
+//!   cluster`, exchanging data over TCP on 127.0.0.1) against `-w 1`.
+//! - [`memory_section`] runs the tumbling query with Eddy on 1 worker and
+//!   with the baseline on N and 10N events (N = a tenth of the run's
+//!   events, so the longer stream is the aggregation table's own) and
+//!   compares their peak memory: a window's state is dropped once the
+//!   watermark passes it, so a longer stream of the same rate should not
+//!   need more. Both runs' outputs are checked against the baseline's.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::Command;
+
+use super::baseline::WindowKind;
+use super::{digest, median, run_child, thousands, write_events, write_job, Engine, Measured};
+use super::{Digest, OUT_OF_ORDER_SECONDS};
+
+/// What the sections after the aggregation table need of its run.
+pub(super) struct Context<'a> {
+    /// This executable (`eddy`).
+    pub exe: &'a Path,
+    /// The run's folder.
+    pub dir: &'a Path,
+    /// The run's events (`events.jsonl`).
+    pub input: &'a Path,
+    /// How many events `input` holds.
+    pub events: u64,
+    /// The aggregation table: every query's engines, the baseline first.
+    pub results: &'a [(WindowKind, Vec<Measured>)],
+}
+
+impl Context<'_> {
+    /// The aggregation table's measurement of `engine` on `kind`.
+    pub fn measured(&self, kind: WindowKind, engine: Engine) -> Option<&Measured> {
+        self.results
+            .iter()
+            .find(|(k, _)| *k == kind)?
+            .1
+            .iter()
+            .find(|m| m.engine == engine)
+    }
+
+    /// Where the baseline wrote its output of `kind` on the run's events.
+    pub fn baseline_output(&self, kind: WindowKind) -> std::path::PathBuf {
+        self.dir.join(format!(
+            "{}-{}.jsonl",
+            kind.name(),
+            Engine::Baseline.file_tag()
+        ))
+    }
+}
+
+/// The speed-up table: median time of `-w 1` over that of `-w 2` and of 2
+/// processes x 1 worker, per query.
+pub(super) fn speedups(results: &[(WindowKind, Vec<Measured>)]) -> String {
+    let one = Engine::Eddy { workers: 1 };
+    let others = [
+        Engine::Eddy { workers: 2 },
+        Engine::Cluster {
+            processes: 2,
+            workers: 1,
+        },
+    ];
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Scaling across workers and processes (speed-up = median time of eddy -w 1 / median time of the engine; 2 would be linear):"
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "| speed-up of | over | query | speed-up |");
+    let _ = writeln!(out, "|---|---|---|---:|");
+    for (kind, measured) in results {
+        let time = |engine: Engine| {
+            measured
+                .iter()
+                .find(|m| m.engine == engine)
+                .map(|m| median(&m.seconds))
+        };
+        let Some(base) = time(one) else { continue };
+        for other in others {
+            let Some(t) = time(other) else { continue };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.2} |",
+                other.label(),
+                one.label(),
+                kind.name(),
+                base / t.max(1e-9)
+            );
+        }
+    }
+    out
+}
+
+/// One engine's run on the shorter stream.
+struct Short {
+    engine: Engine,
+    peak_mib: Option<f64>,
+    digest: Digest,
+}
+
+/// Peak memory of Eddy (-w 1) and the baseline on N and 10N events of the
+/// tumbling query. `Ok(false)` when an output on N events differs from the
+/// baseline's on N events.
+pub(super) fn memory_section(context: &Context<'_>) -> Result<(String, bool), String> {
+    let kind = WindowKind::Tumbling;
+    let engines = [Engine::Baseline, Engine::Eddy { workers: 1 }];
+    let short_events = (context.events / 10).max(1);
+    let long_events = short_events * 10;
+    let short_input = context.dir.join("events-tenth.jsonl");
+    eprintln!(
+        "memory: writing {short_events} events to {}",
+        short_input.display()
+    );
+    write_events(&short_input, short_events)?;
+
+    let mut short_runs: Vec<Short> = Vec::new();
+    for engine in engines {
+        short_runs.push(run_once(context, kind, engine, &short_input, "tenth")?);
+    }
+    // The longer stream is the aggregation table's own when the run's
+    // events are a multiple of ten; otherwise it is written and run here.
+    let mut long_peaks: Vec<Option<f64>> = Vec::new();
+    if long_events == context.events {
+        for engine in engines {
+            long_peaks.push(context.measured(kind, engine).and_then(|m| m.peak_mib));
+        }
+    } else {
+        let long_input = context.dir.join("events-ten-tenths.jsonl");
+        write_events(&long_input, long_events)?;
+        for engine in engines {
+            long_peaks.push(run_once(context, kind, engine, &long_input, "ten-tenths")?.peak_mib);
+        }
+    }
+
+    let base_digest = short_runs[0].digest;
+    let mut all_equal = true;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Memory on a 10x longer stream (tumbling query; N = {} events, 10N = {}; peak memory is VmHWM, the longer stream's from the table above{}):",
+        thousands(short_events),
+        thousands(long_events),
+        if long_events == context.events { "" } else { " (here run separately)" }
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| engine (memory) | peak memory on N (MiB) | peak memory on 10N (MiB) | 10N / N | rows on N | output on N vs baseline |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|");
+    let show = |peak: Option<f64>| peak.map_or("?".to_string(), |p| format!("{p:.1}"));
+    for (short, long_peak) in short_runs.iter().zip(&long_peaks) {
+        let ratio = match (short.peak_mib, long_peak) {
+            (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
+            _ => "?".to_string(),
+        };
+        let check = if short.engine == Engine::Baseline {
+            "reference".to_string()
+        } else if short.digest == base_digest {
+            "equal".to_string()
+        } else {
+            all_equal = false;
+            format!(
+                "MISMATCH (rows {} vs {}, sum n {} vs {})",
+                short.digest.rows, base_digest.rows, short.digest.sum_n, base_digest.sum_n
+            )
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            short.engine.label(),
+            show(short.peak_mib),
+            show(*long_peak),
+            ratio,
+            thousands(short.digest.rows),
+            check
+        );
+    }
+    Ok((out, all_equal))
+}
+
+/// One run of `engine` on `kind` over `input`; outputs are named with `tag`.
+fn run_once(
+    context: &Context<'_>,
+    kind: WindowKind,
+    engine: Engine,
+    input: &Path,
+    tag: &str,
+) -> Result<Short, String> {
+    let output = context
+        .dir
+        .join(format!("{}-{}-{tag}.jsonl", kind.name(), engine.file_tag()));
+    let mut command = Command::new(context.exe);
+    match engine {
+        Engine::Baseline => {
+            command
+                .arg("bench-baseline")
+                .arg("--window")
+                .arg(kind.name())
+                .arg("--input")
+                .arg(input)
+                .arg("--output")
+                .arg(&output)
+                .arg("--out-of-order-seconds")
+                .arg(OUT_OF_ORDER_SECONDS.to_string());
+        }
+        Engine::Eddy { workers } => {
+            let job = write_job(context.dir, kind, input, &output)?;
+            command
+                .arg("run")
+                .arg("--quiet")
+                .arg("--job")
+                .arg(&job)
+                .arg("-w")
+                .arg(workers.to_string());
+        }
+        Engine::Cluster { .. } => return Err("the memory section runs no cluster".to_string()),
+    }
+    let label = format!("{} {} ({tag})", kind.name(), engine.label());
+    eprintln!("memory: {label}");
+    let (_, peak_mib) = run_child(&mut command, &label)?;
+    Ok(Short {
+        engine,
+        peak_mib,
+        digest: digest(&output)?,
+    })
+}
