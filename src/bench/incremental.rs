@@ -130,7 +130,10 @@ fn event(key: u64, v: i64, time: Time) -> Row {
 fn reference_row(key: u64, version: u32) -> Row {
     let mut row = Record::with_capacity(2);
     row.push_unchecked(Name::from("key"), Value::Bigint(key as i64));
-    row.push_unchecked(Name::from("label"), Value::String(format!("k{key}v{version}")));
+    row.push_unchecked(
+        Name::from("label"),
+        Value::String(format!("k{key}v{version}")),
+    );
     row
 }
 

@@ -82,7 +82,8 @@ fn baseline(input: &Path, output: &Path) -> Result<(), String> {
         ts: String,
     }
     let file = File::open(input).map_err(|e| format!("cannot open {}: {e}", input.display()))?;
-    let out = File::create(output).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
+    let out =
+        File::create(output).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
     let mut out = BufWriter::with_capacity(1 << 20, out);
     let mut kept: HashMap<i64, Vec<Kept>, FixedState> = HashMap::default();
     let mut newest = i64::MIN;

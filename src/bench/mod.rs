@@ -23,9 +23,9 @@
 //! and a raw consume-and-produce loop from topic to topic ([`kafka`]).
 
 pub mod baseline;
+mod child;
 pub mod incremental;
 pub mod join;
-mod child;
 pub mod kafka;
 mod peers;
 mod scaling;
@@ -195,9 +195,9 @@ pub fn cmd_bench(args: BenchArgs) -> ExitCode {
         result = result.and_then(|ok| Ok(run_join(&dir, join_events, runs)? && ok));
     }
     if wanted(Section::Incremental) {
-        let smallest = args
-            .incremental_events
-            .unwrap_or(if args.quick { 10_000 } else { 1_000_000 });
+        let smallest =
+            args.incremental_events
+                .unwrap_or(if args.quick { 10_000 } else { 1_000_000 });
         result = result.and_then(|ok| Ok(run_incremental(smallest)? && ok));
     }
     if temporary {

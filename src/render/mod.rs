@@ -881,9 +881,7 @@ fn reduce_in_differential<'scope>(
     .as_collection();
     let reduced = placed.reduce_named(
         name,
-        move |_key,
-              input: &[(&Vec<Value>, isize)],
-              output: &mut Vec<(AggregateResult, isize)>| {
+        move |_key, input: &[(&Vec<Value>, isize)], output: &mut Vec<(AggregateResult, isize)>| {
             output.push((layout.compute(input), 1));
         },
     );
