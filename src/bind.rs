@@ -137,6 +137,7 @@ struct Binder<'a> {
 /// A single-source FROM has flat rows (the event's own fields), and an
 /// alias prefix is simply dropped. After a JOIN or APPLY, rows are nested:
 /// one record per source, keyed by its alias (`keys`).
+#[derive(Clone)]
 struct Scope {
     aliases: Vec<String>,
     /// Nested rows: (name as it may be written, record key) per source.
@@ -1502,7 +1503,9 @@ impl Binder<'_> {
             .get(&input.name.to_ascii_lowercase())
             .cloned()
             .unwrap_or_default();
-        let source_scope = Scope::flat(Vec::new());
+        // TIMESTAMP BY reads the raw event, which may be named by the
+        // input's own name or its alias (`FROM r TIMESTAMP BY r.time`).
+        let source_scope = scope.clone();
         let (timestamp_by, over) = match &source.timestamp_by {
             Some(ts) => {
                 let expr = self.bind_expr(&ts.expr, &source_scope);

@@ -143,12 +143,20 @@ struct Override {
     /// A relative float tolerance for this case instead of the default.
     #[serde(default)]
     float_tolerance: Option<f64>,
+    /// Outputs the query writes but the documentation never tabulates:
+    /// the job declares them (so the query binds) and their rows are not
+    /// compared.
+    #[serde(default)]
+    unchecked_outputs: Vec<String>,
 }
 
 impl Override {
     /// True when the override changes nothing but the float tolerance.
     fn only_tolerance(&self) -> bool {
-        self.query_fix.is_empty() && self.extra_rows.is_empty() && self.missing_rows.is_empty()
+        self.query_fix.is_empty()
+            && self.extra_rows.is_empty()
+            && self.missing_rows.is_empty()
+            && self.unchecked_outputs.is_empty()
     }
 }
 
@@ -204,12 +212,13 @@ fn try_case(dir: &Path, name: &str, options: &TestOptions) -> Result<Outcome, St
             // may take a query fix too (with the rule stated).
             let flagged_ambiguous = std::fs::read_to_string(dir.join("source.txt"))
                 .is_ok_and(|notes| notes.contains("AMBIGUOUS:"));
-            if !matches!(case.status.as_str(), "doc_inconsistent" | "derived")
-                && !parsed.only_tolerance()
-                && !(flagged_ambiguous
-                    && parsed.extra_rows.is_empty()
-                    && parsed.missing_rows.is_empty())
-            {
+            let may_change_anything =
+                matches!(case.status.as_str(), "doc_inconsistent" | "derived");
+            let fixes_query_only = flagged_ambiguous
+                && parsed.extra_rows.is_empty()
+                && parsed.missing_rows.is_empty()
+                && parsed.unchecked_outputs.is_empty();
+            if !(may_change_anything || parsed.only_tolerance() || fixes_query_only) {
                 return Err(format!(
                     "{} overrides a case whose status is \"{}\"; only doc_inconsistent and derived cases may be overridden beyond float_tolerance (or a query fix where source.txt flags the case AMBIGUOUS)",
                     path.display(),
@@ -370,9 +379,13 @@ fn run_in(
             kafka: None,
         })
         .collect();
+    let unchecked = amendment
+        .map(|o| o.unchecked_outputs.as_slice())
+        .unwrap_or_default();
     let outputs = case
         .outputs
         .keys()
+        .chain(unchecked)
         .map(|alias| OutputConfig {
             alias: alias.clone(),
             endpoint: Endpoint::File(scratch.join(format!("{alias}.jsonl"))),
