@@ -332,9 +332,14 @@ impl Hash for Value {
 
 /// Name/value pairs in the order they were produced. Lookups are
 /// case-insensitive (ASA-SEMANTICS.md §13.7); names keep their case.
+///
+/// The fields are shared (copy on write): a row is copied many times on its
+/// way through the dataflow (into each reader of a step, into every pair a
+/// join makes of it, into a nested record), and a copy costs a reference
+/// count until one of them is changed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Record {
-    fields: Vec<(Name, Value)>,
+    fields: std::sync::Arc<Vec<(Name, Value)>>,
 }
 
 impl Record {
@@ -346,7 +351,7 @@ impl Record {
     /// An empty record with room for `n` fields.
     pub fn with_capacity(n: usize) -> Self {
         Record {
-            fields: Vec::with_capacity(n),
+            fields: std::sync::Arc::new(Vec::with_capacity(n)),
         }
     }
 
@@ -375,14 +380,14 @@ impl Record {
 
     /// Sets `name`, replacing a field of the same name (case-insensitively).
     pub fn set(&mut self, name: Name, value: Value) {
-        if let Some(slot) = self
-            .fields
+        let fields = std::sync::Arc::make_mut(&mut self.fields);
+        if let Some(slot) = fields
             .iter_mut()
             .find(|(n, _)| n.eq_ignore_ascii_case(&name))
         {
             slot.1 = value;
         } else {
-            self.fields.push((name, value));
+            fields.push((name, value));
         }
     }
 
@@ -392,20 +397,20 @@ impl Record {
             .fields
             .iter()
             .position(|(n, _)| n.eq_ignore_ascii_case(name))?;
-        Some(self.fields.remove(at).1)
+        Some(std::sync::Arc::make_mut(&mut self.fields).remove(at).1)
     }
 
     /// Appends `name` unless it is already present: the first column wins,
     /// as with `*` expansion in ASA (§1 SELECT).
     pub fn push_if_absent(&mut self, name: Name, value: Value) {
         if !self.contains(&name) {
-            self.fields.push((name, value));
+            std::sync::Arc::make_mut(&mut self.fields).push((name, value));
         }
     }
 
     /// Appends without checking for duplicates (the caller knows names are unique).
     pub fn push_unchecked(&mut self, name: Name, value: Value) {
-        self.fields.push((name, value));
+        std::sync::Arc::make_mut(&mut self.fields).push((name, value));
     }
 
     /// The fields in order.
@@ -415,7 +420,7 @@ impl Record {
 
     /// The fields in order, by value.
     pub fn into_fields(self) -> Vec<(Name, Value)> {
-        self.fields
+        std::sync::Arc::unwrap_or_clone(self.fields)
     }
 
     /// Number of fields.
@@ -431,10 +436,62 @@ impl Record {
     /// As a JSON object.
     pub fn to_json(&self) -> serde_json::Value {
         let mut map = serde_json::Map::with_capacity(self.fields.len());
-        for (name, value) in &self.fields {
+        for (name, value) in self.fields.iter() {
             map.insert(name.to_string(), value.to_json());
         }
         serde_json::Value::Object(map)
+    }
+}
+
+/// A value as output JSON, serialized straight to the writer: the same
+/// text as [`Value::to_json`] without building a JSON tree first.
+pub struct OutputJson<'a>(pub &'a Value);
+
+/// A record as an output JSON object (see [`OutputJson`]). A name that
+/// occurs twice keeps its first place and its last value, as a JSON map
+/// would.
+pub struct OutputJsonRecord<'a>(pub &'a Record);
+
+impl Serialize for OutputJson<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        match self.0 {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bigint(i) => serializer.serialize_i64(*i),
+            Value::Float(f) if f.is_finite() => serializer.serialize_f64(*f),
+            Value::Float(_) => serializer.serialize_unit(),
+            Value::String(s) => serializer.serialize_str(s),
+            Value::DateTime(d) => serializer.serialize_str(&d.to_iso()),
+            Value::Bit(b) => serializer.serialize_bool(*b),
+            Value::Record(r) => OutputJsonRecord(r).serialize(serializer),
+            Value::Array(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&OutputJson(item))?;
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+impl Serialize for OutputJsonRecord<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let fields = self.0.fields();
+        let mut map = serializer.serialize_map(Some(fields.len()))?;
+        for (i, (name, value)) in fields.iter().enumerate() {
+            if fields[..i].iter().any(|(earlier, _)| earlier == name) {
+                continue;
+            }
+            let last = fields[i + 1..]
+                .iter()
+                .rev()
+                .find(|(later, _)| later == name)
+                .map_or(value, |(_, v)| v);
+            map.serialize_entry(name.as_ref(), &OutputJson(last))?;
+        }
+        map.end()
     }
 }
 
@@ -444,6 +501,28 @@ pub type Row = Record;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_json_is_the_json_tree_written_out() {
+        let mut inner = Record::new();
+        inner.push_unchecked(Name::from("when"), Value::DateTime(DateTime(0)));
+        inner.push_unchecked(Name::from("nan"), Value::Float(f64::NAN));
+        let mut row = Record::new();
+        row.push_unchecked(Name::from("a"), Value::Bigint(1));
+        row.push_unchecked(Name::from("b"), Value::Float(2.5));
+        row.push_unchecked(Name::from("r"), Value::Record(inner));
+        row.push_unchecked(
+            Name::from("xs"),
+            Value::Array(vec![Value::Bit(true), Value::Null, Value::str("s")]),
+        );
+        row.push_unchecked(Name::from("a"), Value::Bigint(3));
+        let direct = serde_json::to_string(&OutputJsonRecord(&row)).expect("serializes");
+        assert_eq!(direct, row.to_json().to_string());
+        assert_eq!(
+            direct,
+            r#"{"a":3,"b":2.5,"r":{"when":"1970-01-01T00:00:00.0000000Z","nan":null},"xs":[true,null,"s"]}"#
+        );
+    }
 
     #[test]
     fn datetime_round_trips_with_seven_digits() {

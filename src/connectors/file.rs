@@ -403,7 +403,11 @@ impl JsonLinesWriter {
 
     /// Writes one row as a JSON object on its own line.
     pub fn write_row(&mut self, row: &Row) -> io::Result<()> {
-        self.write_json(&row.to_json())
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &crate::types::OutputJsonRecord(row))
+            .map_err(io::Error::other)?;
+        self.line.push(b'\n');
+        self.out.write_all(&self.line)
     }
 
     /// Writes one JSON value on its own line.

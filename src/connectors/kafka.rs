@@ -1861,7 +1861,9 @@ impl KafkaWriter {
 
     fn encode(&self, row: &Row) -> Result<Vec<u8>, String> {
         match &self.encoder {
-            Encoder::Json => serde_json::to_vec(&row.to_json()).map_err(|e| e.to_string()),
+            Encoder::Json => {
+                serde_json::to_vec(&crate::types::OutputJsonRecord(row)).map_err(|e| e.to_string())
+            }
             Encoder::Csv(columns) => {
                 let fields: Vec<String> = if columns.is_empty() {
                     row.fields().iter().map(|(_, v)| csv_text(v)).collect()

@@ -282,7 +282,10 @@ pub fn eval(expr: &ScalarExpr, row: &Row, ctx: &EvalContext) -> Result<Value, Ev
             Some(v) => v.clone(),
             None => Value::String(name.to_string()),
         },
-        ScalarExpr::Field(base, name) => field(eval(base, row, ctx)?, name),
+        ScalarExpr::Field(base, name) => match path_in(expr, row) {
+            Some(found) => found.cloned().unwrap_or(Value::Null),
+            None => field(eval(base, row, ctx)?, name),
+        },
         ScalarExpr::Unary(op, e) => ops::unary(*op, &eval(e, row, ctx)?)?,
         ScalarExpr::Binary(BinaryOp::And, l, r) => {
             let left = eval(l, row, ctx)?;
@@ -383,6 +386,21 @@ fn negate_if(value: Value, negated: bool) -> Result<Value, EvalError> {
 
 /// `base.name`: a record field (case-insensitive), or an array element
 /// when `name` is a number (`arr.[0]`); NULL when absent.
+/// The value a column path (`a.b.c`) names in `row`, borrowed, so the
+/// records it passes through are not copied: `Some(None)` when the path
+/// leads nowhere, `None` when `expr` is not a column path.
+fn path_in<'r>(expr: &ScalarExpr, row: &'r Row) -> Option<Option<&'r Value>> {
+    match expr {
+        ScalarExpr::Column(name) => Some(row.get(name)),
+        ScalarExpr::Field(base, name) => Some(match path_in(base, row)? {
+            Some(Value::Record(record)) => record.get(name),
+            Some(Value::Array(items)) => name.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
 fn field(base: Value, name: &str) -> Value {
     match base {
         Value::Record(record) => record.get(name).cloned().unwrap_or(Value::Null),

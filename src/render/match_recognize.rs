@@ -75,12 +75,12 @@ impl<'scope> Renderer<'_, 'scope> {
         let conditions = mr.conditions.clone();
         let slot_arguments = mr.slot_arguments.clone();
         let classified = self.fallible(rows, name.clone(), move |row, ctx| {
-            let key = join_key(&partition_by, &row, ctx)?;
+            let key = join_key(&partition_by, row, ctx)?;
             let mut vars = 0u64;
             for (i, condition) in conditions.iter().enumerate() {
                 let holds = match condition {
                     None => true,
-                    Some(c) => ops::is_true(&eval(c, &row, ctx)?),
+                    Some(c) => ops::is_true(&eval(c, row, ctx)?),
                 };
                 if holds && i < 64 {
                     vars |= 1u64 << i;
@@ -88,7 +88,7 @@ impl<'scope> Renderer<'_, 'scope> {
             }
             let values = slot_arguments
                 .iter()
-                .map(|a| eval(a, &row, ctx))
+                .map(|a| eval(a, row, ctx))
                 .collect::<Result<Vec<Value>, _>>()?;
             Ok(Some((key, vars, values)))
         });
@@ -108,7 +108,7 @@ impl<'scope> Renderer<'_, 'scope> {
         self.fallible(matches, name, move |row, ctx| {
             let mut out = Record::with_capacity(measures.len());
             for (column, expr) in &measures {
-                out.push_if_absent(column.clone(), eval(expr, &row, ctx)?);
+                out.push_if_absent(column.clone(), eval(expr, row, ctx)?);
             }
             Ok(Some(out))
         })

@@ -17,6 +17,7 @@
 mod analytic;
 mod match_recognize;
 mod session;
+mod temporal_join;
 mod window_end;
 
 use std::collections::HashMap;
@@ -155,10 +156,12 @@ impl<'scope> Renderer<'_, 'scope> {
                 let rows = self.render_rel(input, mode);
                 let predicate = predicate.clone();
                 let name = rel.operator_name(self.plan, self.text);
-                self.fallible(rows, name, move |row, ctx| {
-                    let keep = ops::is_true(&eval(&predicate, &row, ctx)?);
-                    Ok(keep.then_some(row))
-                })
+                self.fallible_then(
+                    rows,
+                    name,
+                    move |row, ctx| Ok(ops::is_true(&eval(&predicate, row, ctx)?)),
+                    |row, keep| keep.then_some(row),
+                )
             }
             Rel::Analytic {
                 input, functions, ..
@@ -177,7 +180,7 @@ impl<'scope> Renderer<'_, 'scope> {
                 let items = items.clone();
                 let name = rel.operator_name(self.plan, self.text);
                 self.fallible(rows, name, move |row, ctx| {
-                    project(&items, &row, ctx).map(Some)
+                    project(&items, row, ctx).map(Some)
                 })
             }
             Rel::Aggregate {
@@ -219,16 +222,21 @@ impl<'scope> Renderer<'_, 'scope> {
                 let name = rel.operator_name(self.plan, self.text);
                 let left_rows = self.render_rel(left, mode);
                 let right_rows = self.render_rel(right, mode);
-                let spec = TemporalSpec {
-                    left_keys: left_keys.clone(),
-                    right_keys: right_keys.clone(),
+                let spec = temporal_join::TemporalSpec {
                     residual: residual.clone(),
                     left_outer: *left_outer,
                     low: *low,
                     high: *high,
                     unmatched_delay: *unmatched_delay,
                 };
-                self.render_temporal_join(name, left_rows, right_rows, spec)
+                self.render_temporal_join(
+                    name,
+                    left_rows,
+                    right_rows,
+                    left_keys.clone(),
+                    right_keys.clone(),
+                    spec,
+                )
             }
             Rel::Apply {
                 input,
@@ -243,7 +251,7 @@ impl<'scope> Renderer<'_, 'scope> {
                 let (outer, unfold, argument, alias) =
                     (*outer, *unfold, argument.clone(), alias.clone());
                 self.fallible(rows, name, move |row, ctx| {
-                    let elements = unfold_value(unfold, eval(&argument, &row, ctx)?);
+                    let elements = unfold_value(unfold, eval(&argument, row, ctx)?);
                     let mut out = Vec::with_capacity(elements.len().max(1));
                     if elements.is_empty() && outer {
                         let mut with = row.clone();
@@ -337,19 +345,19 @@ impl<'scope> Renderer<'_, 'scope> {
         let evaluated = self.fallible(rows, name.clone(), move |row, ctx| {
             let mut key_values = Vec::with_capacity(keys.len());
             for key in &keys {
-                key_values.push(eval(key, &row, ctx)?);
+                key_values.push(eval(key, row, ctx)?);
             }
             let mut slots = Vec::with_capacity(eval_aggregates.len() * 2);
             for aggregate in &eval_aggregates {
                 slots.push(match &aggregate.argument {
-                    Some(e) => eval(e, &row, ctx)?,
+                    Some(e) => eval(e, row, ctx)?,
                     // COUNT(*) needs no value; the row-valued aggregates
                     // (TopOne, CollectTop, Collect, COUNT(DISTINCT input)) do.
                     None if aggregate.kind == aggregate::AggregateKind::CountStar => Value::Null,
-                    None => Value::Record(visible(&row)),
+                    None => Value::Record(visible(row)),
                 });
                 for order in &aggregate.order_by {
-                    slots.push(eval(order, &row, ctx)?);
+                    slots.push(eval(order, row, ctx)?);
                 }
             }
             Ok(Some((key_values, slots)))
@@ -443,37 +451,44 @@ impl<'scope> Renderer<'_, 'scope> {
         function: &AnalyticPlan,
     ) -> Rows<'scope> {
         let plan = function.clone();
-        let evaluated = self.fallible(rows, name.to_string(), move |row, ctx| {
-            let key = join_key(&plan.partition_by, &row, ctx)?;
-            let matches = match &plan.when {
-                Some(when) => ops::is_true(&eval(when, &row, ctx)?),
-                None => true,
-            };
-            let value = match &plan.argument {
-                Some(e) => eval(e, &row, ctx)?,
-                None => Value::Record(visible(&row)),
-            };
-            let order_keys = plan
-                .order_by
-                .iter()
-                .map(|e| eval(e, &row, ctx))
-                .collect::<Result<Vec<_>, _>>()?;
-            let default = match &plan.kind {
-                AnalyticKind::Lag {
-                    default: Some(d), ..
-                }
-                | AnalyticKind::Last { default: Some(d) } => eval(d, &row, ctx)?,
-                _ => Value::Null,
-            };
-            Ok(Some(analytic::Evaluated {
-                key,
-                row,
-                matches,
-                value,
-                order_keys,
-                default,
-            }))
-        });
+        let evaluated = self.fallible_then(
+            rows,
+            name.to_string(),
+            move |row, ctx| {
+                let key = join_key(&plan.partition_by, row, ctx)?;
+                let matches = match &plan.when {
+                    Some(when) => ops::is_true(&eval(when, row, ctx)?),
+                    None => true,
+                };
+                let value = match &plan.argument {
+                    Some(e) => eval(e, row, ctx)?,
+                    None => Value::Record(visible(row)),
+                };
+                let order_keys = plan
+                    .order_by
+                    .iter()
+                    .map(|e| eval(e, row, ctx))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let default = match &plan.kind {
+                    AnalyticKind::Lag {
+                        default: Some(d), ..
+                    }
+                    | AnalyticKind::Last { default: Some(d) } => eval(d, row, ctx)?,
+                    _ => Value::Null,
+                };
+                Ok((key, matches, value, order_keys, default))
+            },
+            |row, (key, matches, value, order_keys, default)| {
+                Some(analytic::Evaluated {
+                    key,
+                    row,
+                    matches,
+                    value,
+                    order_keys,
+                    default,
+                })
+            },
+        );
         let spec = analytic::AnalyticSpec {
             function: match &function.kind {
                 AnalyticKind::Lag { offset, .. } => analytic::Function::Lag { offset: *offset },
@@ -519,9 +534,12 @@ impl<'scope> Renderer<'_, 'scope> {
         left_outer: bool,
         right_alias: Name,
     ) -> Rows<'scope> {
-        let keyed_left = self.fallible(left_rows, name.clone(), move |row, ctx| {
-            Ok(Some((join_key(&left_keys, &row, ctx)?, row)))
-        });
+        let keyed_left = self.fallible_then(
+            left_rows,
+            name.clone(),
+            move |row, ctx| join_key(&left_keys, row, ctx),
+            |row, key| Some((key, row)),
+        );
         let keyed_left = keyed_left
             .inner
             .flat_map(
@@ -533,9 +551,12 @@ impl<'scope> Renderer<'_, 'scope> {
                 },
             )
             .as_collection();
-        let keyed_right = self.fallible(right_rows, name.clone(), move |row, ctx| {
-            Ok(Some((join_key(&right_keys, &row, ctx)?, row)))
-        });
+        let keyed_right = self.fallible_then(
+            right_rows,
+            name.clone(),
+            move |row, ctx| join_key(&right_keys, row, ctx),
+            |row, key| Some((key, row)),
+        );
         let alias = right_alias.clone();
         let pairs =
             keyed_left
@@ -549,14 +570,17 @@ impl<'scope> Renderer<'_, 'scope> {
                     (left.clone(), merged)
                 });
         let matched = match residual {
-            Some(predicate) => self.fallible(
+            Some(predicate) => self.fallible_then(
                 pairs.map(|(l, m)| pair_row(l, m)),
                 name.clone(),
                 move |row, ctx| {
-                    let (left, merged) = split_pair(row);
-                    let keep = ops::is_true(&eval(&predicate, &merged, ctx)?);
-                    Ok(keep.then_some((left, merged)))
+                    let merged = match row.get(PAIR_MERGED) {
+                        Some(Value::Record(merged)) => merged,
+                        _ => &Record::new(),
+                    };
+                    Ok(ops::is_true(&eval(&predicate, merged, ctx)?))
                 },
+                |row, keep| keep.then(|| split_pair(row)),
             ),
             None => pairs,
         };
@@ -574,117 +598,69 @@ impl<'scope> Renderer<'_, 'scope> {
         results
     }
 
-    /// A join between streams within a time bound. Each row is held by the
-    /// join from its own time until the last time a partner can have (a
-    /// left row until `tL + high`, a right row until `tR - low`), then
-    /// retracted, so the join's state is the rows of the last bound's worth
-    /// of time. A pair appears when its later row does, at `max(tL, tR)`.
-    /// Unmatched left rows (LEFT JOIN) appear at `tL + unmatched_delay`,
-    /// when no partner can come any more.
+    /// A join between streams within a time bound: keys are evaluated
+    /// here (a failure is routed like any other), the pairing is
+    /// [`temporal_join::temporal_join`]'s.
     fn render_temporal_join(
         &mut self,
         name: String,
         left_rows: Rows<'scope>,
         right_rows: Rows<'scope>,
-        spec: TemporalSpec,
+        left_keys: Vec<ScalarExpr>,
+        right_keys: Vec<ScalarExpr>,
+        spec: temporal_join::TemporalSpec,
     ) -> Rows<'scope> {
-        let left_time = Name::from(LEFT_TIME_COLUMN);
-        let left_keys = spec.left_keys.clone();
-        let tag = left_time.clone();
-        let keyed_left = self
-            .fallible(left_rows, name.clone(), move |mut row, ctx| {
-                let key = join_key(&left_keys, &row, ctx)?;
-                row.push_unchecked(tag.clone(), Value::DateTime(ctx.timestamp));
-                Ok(Some((key, row)))
-            })
-            .inner
-            .flat_map(hold(spec.high.max(0)))
-            .as_collection();
-        let right_keys = spec.right_keys.clone();
-        let keyed_right = self
-            .fallible(right_rows, name.clone(), move |row, ctx| {
-                Ok(Some((join_key(&right_keys, &row, ctx)?, row)))
-            })
-            .inner
-            .flat_map(hold(spec.low.saturating_neg().max(0)))
-            .as_collection();
-        let pairs = keyed_left
-            .clone()
-            .join_map(keyed_right, |_key, left: &Row, right: &Row| {
-                let mut merged = left.clone();
-                for (name, value) in right.fields() {
-                    merged.set(name.clone(), value.clone());
-                }
-                (left.clone(), merged)
+        let keyed_left = self.fallible_then(
+            left_rows,
+            name.clone(),
+            move |row, ctx| join_key(&left_keys, row, ctx),
+            |row, key| Some((key, row)),
+        );
+        let keyed_right = self.fallible_then(
+            right_rows,
+            name.clone(),
+            move |row, ctx| join_key(&right_keys, row, ctx),
+            |row, key| Some((key, row)),
+        );
+        let joined = temporal_join::temporal_join(keyed_left.inner, keyed_right.inner, &name, spec);
+        let (rows, failures) =
+            joined.ok_err::<Vec<_>, _, Vec<_>, _, _>(|(result, time, diff)| match result {
+                Ok(row) => Ok((row, time, diff)),
+                Err(failure) => Err((failure, time, diff)),
             });
-        let matched = match spec.residual {
-            Some(predicate) => self.fallible(
-                pairs.map(|(l, m)| pair_row(l, m)),
-                name.clone(),
-                move |row, ctx| {
-                    let (left, merged) = split_pair(row);
-                    let keep = ops::is_true(&eval(&predicate, &merged, ctx)?);
-                    Ok(keep.then_some((left, merged)))
-                },
-            ),
-            None => pairs,
-        };
-        // A pair is inserted when its later row arrives and retracted when
-        // either row is released; the insertions are the results.
-        let matched = positive_pairs(matched);
-        let strip = left_time.clone();
-        let mut results = matched.clone().map(move |(_, mut merged)| {
-            merged.remove(&strip);
-            merged
-        });
-        if spec.left_outer {
-            let delay = spec.unmatched_delay;
-            let at_deadline = move |(row, _time, diff): (Row, Time, isize)| {
-                let deadline = match row.get(LEFT_TIME_COLUMN) {
-                    Some(Value::DateTime(t)) => t.ticks().saturating_add(delay),
-                    _ => Time::MAX,
-                };
-                [
-                    ((row.clone(), ()), deadline, diff),
-                    ((row, ()), deadline.saturating_add(1), -diff),
-                ]
-            };
-            let matched_left = matched
-                .map(|(left, _)| left)
-                .inner
-                .flat_map(at_deadline)
-                .as_collection()
-                .distinct();
-            let all_left = keyed_left
-                .inner
-                .filter(|(_, _, diff)| *diff > 0)
-                .map(|((_, row), time, diff)| (row, time, diff))
-                .flat_map(at_deadline)
-                .as_collection();
-            let strip = left_time;
-            let unmatched =
-                all_left
-                    .antijoin(matched_left.map(|(row, _)| row))
-                    .map(move |(mut row, _)| {
-                        row.remove(&strip);
-                        row
-                    });
-            results = results.concat(positive(unmatched));
-        }
-        results
+        self.failures.push(failures);
+        rows.as_collection()
     }
 
-    /// Applies `logic` to every row: `Ok(Some)` keeps a row, `Ok(None)`
-    /// drops it, `Err` becomes a [`Failure`] of operator `name`.
+    /// Applies `logic` to every row: `Ok(Some)` keeps a value, `Ok(None)`
+    /// drops the row, `Err` becomes a [`Failure`] of operator `name`.
     fn fallible<D, F>(
         &mut self,
         rows: Rows<'scope>,
         name: String,
-        mut logic: F,
+        logic: F,
     ) -> VecCollection<'scope, Time, D, isize>
     where
         D: differential_dataflow::Data,
-        F: FnMut(Row, &EvalContext) -> Result<Option<D>, EvalError> + 'static,
+        F: FnMut(&Row, &EvalContext) -> Result<Option<D>, EvalError> + 'static,
+    {
+        self.fallible_then(rows, name, logic, |_row, kept| kept)
+    }
+
+    /// [`Self::fallible`] for values that take the row itself: `check`
+    /// reads the row (its error keeps the row for the failure), then
+    /// `finish` consumes it. No row is copied on the way.
+    fn fallible_then<X, D, F, G>(
+        &mut self,
+        rows: Rows<'scope>,
+        name: String,
+        mut check: F,
+        mut finish: G,
+    ) -> VecCollection<'scope, Time, D, isize>
+    where
+        D: differential_dataflow::Data,
+        F: FnMut(&Row, &EvalContext) -> Result<X, EvalError> + 'static,
+        G: FnMut(Row, X) -> Option<D> + 'static,
     {
         let (ok, err) = rows
             .inner
@@ -696,15 +672,14 @@ impl<'scope> Renderer<'_, 'scope> {
                     _ => DateTime(time),
                 };
                 let ctx = EvalContext { timestamp };
-                let original = row.clone();
-                match logic(row, &ctx) {
-                    Ok(kept) => Ok((kept, time, diff)),
+                match check(&row, &ctx) {
+                    Ok(checked) => Ok((finish(row, checked), time, diff)),
                     Err(error) => Err((
                         Failure {
                             operator: name.clone(),
                             reason: error.code().to_string(),
                             message: error.message,
-                            row: original,
+                            row,
                         },
                         time,
                         diff,
@@ -768,47 +743,15 @@ fn positive(rows: Rows<'_>) -> Rows<'_> {
         .as_collection()
 }
 
-/// [`positive`] for (left row, merged row) pairs.
-fn positive_pairs(
-    pairs: VecCollection<'_, Time, (Row, Row), isize>,
-) -> VecCollection<'_, Time, (Row, Row), isize> {
-    pairs
-        .consolidate()
-        .inner
-        .filter(|(_, _, diff)| *diff > 0)
-        .as_collection()
-}
-
-/// The column a temporal join keeps each left row's time in.
-const LEFT_TIME_COLUMN: &str = "__left_time";
-
-/// A temporal join's parameters (see [`Rel::TemporalJoin`]).
-struct TemporalSpec {
-    left_keys: Vec<ScalarExpr>,
-    right_keys: Vec<ScalarExpr>,
-    residual: Option<ScalarExpr>,
-    left_outer: bool,
-    low: i64,
-    high: i64,
-    unmatched_delay: i64,
-}
-
-/// Holds a keyed row from its time until `span` ticks later.
-#[allow(clippy::type_complexity)]
-fn hold(
-    span: i64,
-) -> impl FnMut(((Vec<Value>, Row), Time, isize)) -> [((Vec<Value>, Row), Time, isize); 2] {
-    move |(data, time, diff)| {
-        let until = time.saturating_add(span).saturating_add(1);
-        [(data.clone(), time, diff), (data, until, -diff)]
-    }
-}
+/// The fields of a (left row, merged row) pair in [`pair_row`].
+const PAIR_LEFT: &str = "left";
+const PAIR_MERGED: &str = "merged";
 
 /// Carries a (left row, merged row) pair through a fallible operator.
 fn pair_row(left: Row, merged: Row) -> Row {
     let mut row = Record::with_capacity(2);
-    row.push_unchecked(Name::from("left"), Value::Record(left));
-    row.push_unchecked(Name::from("merged"), Value::Record(merged));
+    row.push_unchecked(Name::from(PAIR_LEFT), Value::Record(left));
+    row.push_unchecked(Name::from(PAIR_MERGED), Value::Record(merged));
     row
 }
 
@@ -817,7 +760,7 @@ fn split_pair(row: Row) -> (Row, Row) {
     let mut merged = Record::new();
     for (name, value) in row.into_fields() {
         if let Value::Record(r) = value {
-            if name.as_ref() == "left" {
+            if name.as_ref() == PAIR_LEFT {
                 left = r;
             } else {
                 merged = r;
@@ -827,7 +770,6 @@ fn split_pair(row: Row) -> (Row, Row) {
     (left, merged)
 }
 
-/// The members of a window: one, or each of `Windows(...)` with its id.
 /// Places evaluated events in their windows (sessions by their own
 /// operator) and reduces each group with a differential `reduce`: the path
 /// for changelogs, sliding and session windows.
@@ -888,6 +830,7 @@ fn reduce_in_differential<'scope>(
     reduced.inner
 }
 
+/// The members of a window: one, or each of `Windows(...)` with its id.
 fn window_members(window: &WindowPlan) -> Vec<(Option<String>, WindowPlan)> {
     match window {
         WindowPlan::Multiple(members) => members.clone(),
