@@ -287,14 +287,16 @@ impl<'scope> Renderer<'_, 'scope> {
                 let left_rows = self.render_rel(left, mode);
                 let right_rows = self.render_rel(right, mode);
                 self.render_lookup_join(
-                    name,
                     left_rows,
                     right_rows,
                     left_keys.clone(),
                     right_keys.clone(),
-                    residual.clone(),
-                    *left_outer,
-                    right_alias.clone(),
+                    LookupSpec {
+                        name,
+                        residual: residual.clone(),
+                        left_outer: *left_outer,
+                        right_alias: right_alias.clone(),
+                    },
                 )
             }
             Rel::MatchRecognize(mr) => {
@@ -521,25 +523,53 @@ impl<'scope> Renderer<'_, 'scope> {
     /// A stream joined with reference data. Each stream row is held by the
     /// join only at its own time (inserted, then retracted one tick later),
     /// so the join keeps no stream history; the reference table is held
-    /// whole. The join's insertions are the results.
-    #[allow(clippy::too_many_arguments)]
+    /// whole (arranged once). The join's insertions are the results. A
+    /// retraction from upstream (a `changes` step) goes through a second
+    /// join of its own, negated, so it retracts the rows its insertion made
+    /// rather than coming back as a row when it is released.
     fn render_lookup_join(
         &mut self,
-        name: String,
         left_rows: Rows<'scope>,
         right_rows: Rows<'scope>,
         left_keys: Vec<ScalarExpr>,
         right_keys: Vec<ScalarExpr>,
-        residual: Option<ScalarExpr>,
-        left_outer: bool,
-        right_alias: Name,
+        lookup: LookupSpec,
     ) -> Rows<'scope> {
         let keyed_left = self.fallible_then(
             left_rows,
-            name.clone(),
+            lookup.name.clone(),
             move |row, ctx| join_key(&left_keys, row, ctx),
             |row, key| Some((key, row)),
         );
+        let keyed_right = self.fallible_then(
+            right_rows,
+            lookup.name.clone(),
+            move |row, ctx| join_key(&right_keys, row, ctx),
+            |row, key| Some((key, row)),
+        );
+        let reference = keyed_right.arrange_by_key();
+        let inserted = keyed_left
+            .inner
+            .clone()
+            .filter(|(_, _, diff)| *diff > 0)
+            .as_collection();
+        let retracted = keyed_left
+            .inner
+            .filter(|(_, _, diff)| *diff < 0)
+            .map(|(data, time, diff)| (data, time, -diff))
+            .as_collection();
+        let from_insertions = self.lookup_insertions(inserted, &reference, &lookup);
+        let from_retractions = self.lookup_insertions(retracted, &reference, &lookup);
+        from_insertions.concat(from_retractions.negate())
+    }
+
+    /// [`Self::render_lookup_join`] for stream rows that are insertions.
+    fn lookup_insertions(
+        &mut self,
+        keyed_left: VecCollection<'scope, Time, (Vec<Value>, Row), isize>,
+        reference: &ReferenceArrangement<'scope>,
+        lookup: &LookupSpec,
+    ) -> Rows<'scope> {
         let keyed_left = keyed_left
             .inner
             .flat_map(
@@ -551,28 +581,22 @@ impl<'scope> Renderer<'_, 'scope> {
                 },
             )
             .as_collection();
-        let keyed_right = self.fallible_then(
-            right_rows,
-            name.clone(),
-            move |row, ctx| join_key(&right_keys, row, ctx),
-            |row, key| Some((key, row)),
+        let alias = lookup.right_alias.clone();
+        let pairs = keyed_left.clone().join_core(
+            reference.clone(),
+            move |_key, left: &Row, right: &Row| {
+                let mut merged = left.clone();
+                merged.set(
+                    alias.clone(),
+                    right.get(&alias).cloned().unwrap_or(Value::Null),
+                );
+                Some((left.clone(), merged))
+            },
         );
-        let alias = right_alias.clone();
-        let pairs =
-            keyed_left
-                .clone()
-                .join_map(keyed_right, move |_key, left: &Row, right: &Row| {
-                    let mut merged = left.clone();
-                    merged.set(
-                        alias.clone(),
-                        right.get(&alias).cloned().unwrap_or(Value::Null),
-                    );
-                    (left.clone(), merged)
-                });
-        let matched = match residual {
+        let matched = match lookup.residual.clone() {
             Some(predicate) => self.fallible_then(
                 pairs.map(|(l, m)| pair_row(l, m)),
-                name.clone(),
+                lookup.name.clone(),
                 move |row, ctx| {
                     let merged = match row.get(PAIR_MERGED) {
                         Some(Value::Record(merged)) => merged,
@@ -587,7 +611,7 @@ impl<'scope> Renderer<'_, 'scope> {
         // A reference row replaced at an event's own time gives the pair an
         // insertion and a retraction at that time: keep net insertions.
         let mut results = positive(matched.clone().map(|(_, merged)| merged));
-        if left_outer {
+        if lookup.left_outer {
             let matched_left = matched.map(|(left, _)| (left, ())).distinct();
             let unmatched = keyed_left
                 .map(|(_, row)| (row, ()))
@@ -741,6 +765,23 @@ fn positive(rows: Rows<'_>) -> Rows<'_> {
         .inner
         .filter(|(_, _, diff)| *diff > 0)
         .as_collection()
+}
+
+/// Reference data arranged by its join key, shared by both halves of a
+/// lookup join.
+type ReferenceArrangement<'scope> = differential_dataflow::operators::arrange::Arranged<
+    'scope,
+    differential_dataflow::operators::arrange::TraceAgent<
+        differential_dataflow::trace::implementations::ValSpine<Vec<Value>, Row, Time, isize>,
+    >,
+>;
+
+/// What a lookup join does besides matching keys.
+struct LookupSpec {
+    name: String,
+    residual: Option<ScalarExpr>,
+    left_outer: bool,
+    right_alias: Name,
 }
 
 /// The fields of a (left row, merged row) pair in [`pair_row`].
