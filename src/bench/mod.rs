@@ -21,20 +21,24 @@
 //! longer stream ([`scaling`]); with `--peers`, the peer engines of
 //! `benches/peers` on the tumbling query ([`peers`]); with `--kafka`, Eddy
 //! and a raw consume-and-produce loop from topic to topic ([`kafka`]).
+//! The other sections (`--only`): the temporal join against a hash join
+//! ([`join`]), JavaScript functions and MATCH_RECOGNIZE against the same
+//! queries without them ([`language`]), and the cost of an incremental
+//! update against recomputation ([`incremental`]).
 
 pub mod baseline;
 mod child;
 pub mod incremental;
 pub mod join;
 pub mod kafka;
+mod language;
 mod peers;
 mod scaling;
 
-use std::collections::hash_map::DefaultHasher;
 use std::fmt::Write as _;
 use std::fs::File;
-use std::hash::{Hash, Hasher};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
@@ -55,6 +59,8 @@ const KEYS: u64 = 10_000;
 const RATE: u64 = 10_000;
 /// Largest backwards jitter of an event time.
 const DISORDER_MS: u64 = 500;
+/// The most events the Kafka measurement produces into the local broker.
+const KAFKA_EVENTS: u64 = 200_000;
 /// The jobs' out-of-order tolerance.
 const OUT_OF_ORDER_SECONDS: u32 = 1;
 
@@ -103,6 +109,8 @@ pub enum Section {
     Incremental,
     /// Temporal join against a hand-written hash join.
     Join,
+    /// JavaScript UDF and UDA, and MATCH_RECOGNIZE, against the same query without them.
+    Language,
 }
 
 /// Who computes a result.
@@ -193,6 +201,9 @@ pub fn cmd_bench(args: BenchArgs) -> ExitCode {
     if wanted(Section::Join) {
         let join_events = args.join_events.unwrap_or((events / 10).max(10_000));
         result = result.and_then(|ok| Ok(run_join(&dir, join_events, runs)? && ok));
+    }
+    if wanted(Section::Language) {
+        result = result.and_then(|ok| Ok(run_language(&dir, events, runs)? && ok));
     }
     if wanted(Section::Incremental) {
         let smallest =
@@ -340,22 +351,6 @@ fn bench(dir: &Path, events: u64, runs: usize, args: &BenchArgs) -> Result<bool,
         events,
         results: &results,
     };
-    let speedups = scaling::speedups(&results);
-    let (memory, memory_equal) = scaling::memory_section(&context)?;
-    let (peers, peers_equal) = if args.peers {
-        let peers_dir = args
-            .peers_dir
-            .clone()
-            .unwrap_or_else(peers::default_peers_dir);
-        peers::peers_section(&context, &peers_dir, runs)?
-    } else {
-        (peers::NOT_ASKED.to_string(), true)
-    };
-    let (kafka, kafka_equal) = match &args.kafka {
-        Some(bootstrap) => kafka::kafka_section(&context, bootstrap, runs)?,
-        None => (kafka::NOT_ASKED.to_string(), true),
-    };
-    all_equal &= memory_equal && peers_equal && kafka_equal;
     println!(
         "{events} events, {KEYS} keys, {runs} run{} each; elapsed is the median wall time of a child process; \
          baseline time / engine time above 1 means faster than the baseline; peak memory is the largest VmHWM over the runs \
@@ -365,14 +360,50 @@ fn bench(dir: &Path, events: u64, runs: usize, args: &BenchArgs) -> Result<bool,
     println!();
     print!("{report}");
     println!();
-    for section in [speedups, memory, peers, kafka] {
-        print!("{section}");
-        println!();
-    }
+    print!("{}", scaling::speedups(&results));
+    println!();
+    // Each further section is printed as soon as it is measured, so a
+    // failure late in a long run loses nothing measured before it.
+    let (memory, memory_equal) = scaling::memory_section(&context)?;
+    print!("{memory}");
+    println!();
+    let (peers, peers_equal) = if args.peers {
+        let peers_dir = args
+            .peers_dir
+            .clone()
+            .unwrap_or_else(peers::default_peers_dir);
+        peers::peers_section(&context, &peers_dir, runs)?
+    } else {
+        (peers::NOT_ASKED.to_string(), true)
+    };
+    print!("{peers}");
+    println!();
+    // Kafka runs on at most KAFKA_EVENTS events (the tenth file of the
+    // memory section when the run is larger): the local broker keeps every
+    // message in one JSON file, and a topic of millions of messages made
+    // it stop answering.
+    let tenth = dir.join("events-tenth.jsonl");
+    let kafka_context = if events > KAFKA_EVENTS && tenth.exists() {
+        scaling::Context {
+            input: &tenth,
+            events: (events / 10).max(1),
+            ..context
+        }
+    } else {
+        context
+    };
+    let (kafka, kafka_equal) = match &args.kafka {
+        Some(bootstrap) => kafka::kafka_section(&kafka_context, bootstrap, runs)
+            .unwrap_or_else(|e| (format!("Kafka end to end: FAILED: {e}\n"), false)),
+        None => (kafka::NOT_ASKED.to_string(), true),
+    };
+    print!("{kafka}");
+    println!();
+    all_equal &= memory_equal && peers_equal && kafka_equal;
     if all_equal {
         println!("outputs checked: every output equals the baseline's");
     } else {
-        println!("outputs checked: MISMATCH");
+        println!("outputs checked: MISMATCH (or a failed run)");
     }
     Ok(all_equal)
 }
@@ -399,6 +430,37 @@ fn run_join(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
         "outputs checked: {}",
         if equal {
             "every Eddy output equals the baseline's"
+        } else {
+            "MISMATCH"
+        }
+    );
+    Ok(equal)
+}
+
+/// The language-feature costs over the run's events file.
+fn run_language(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the eddy executable: {e}"))?;
+    let input = dir.join("events.jsonl");
+    if !input.exists() {
+        eprintln!("writing {events} events to {}", input.display());
+        write_events(&input, events)?;
+    }
+    let mut report = String::new();
+    let equal = language::run(dir, &exe, &input, events, runs, &mut report)?;
+    println!();
+    println!(
+        "Language features against the same query without them, {events} events, -w 1, {runs} run{} each:",
+        if runs == 1 { "" } else { "s" }
+    );
+    println!();
+    print!("{report}");
+    println!();
+    println!(
+        "outputs checked: {}",
+        if equal {
+            "each UDF and UDA output equals its plain query's"
         } else {
             "MISMATCH"
         }
@@ -564,34 +626,14 @@ fn reported_peak_mib(stderr: &str) -> Option<f64> {
 
 /// Reads an output and summarises its rows independently of their order.
 fn digest(path: &Path) -> Result<Digest, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mut digest = Digest::default();
-    for (i, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {
-        let line = line.map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |what: &str| format!("{}:{}: {what}", path.display(), i + 1);
-        let row: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| bad(&e.to_string()))?;
-        let int = |name: &str| {
-            row.get(name)
-                .and_then(serde_json::Value::as_i64)
-                .ok_or_else(|| bad(&format!("no integer \"{name}\"")))
-        };
-        let (key, n, total) = (int("key")?, int("n")?, int("total")?);
-        let t = row
-            .get("t")
-            .and_then(serde_json::Value::as_str)
-            .ok_or_else(|| bad("no string \"t\""))?;
-        let mut hasher = DefaultHasher::new();
-        (key, n, total, t).hash(&mut hasher);
-        digest.rows += 1;
-        digest.sum_n = digest.sum_n.wrapping_add(n);
-        digest.sum_total = digest.sum_total.wrapping_add(total);
-        digest.rows_hash = digest.rows_hash.wrapping_add(hasher.finish());
-    }
-    Ok(digest)
+    let read = peers::row_digest(path)?;
+    Ok(Digest {
+        rows: u64::try_from(read.rows)
+            .map_err(|_| format!("{}: more retractions than rows", path.display()))?,
+        sum_n: read.sum_n,
+        sum_total: read.sum_total,
+        rows_hash: read.rows_hash,
+    })
 }
 
 /// The median of a non-empty list (the mean of the middle two for an even count).

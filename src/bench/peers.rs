@@ -78,12 +78,12 @@ pub(super) fn default_peers_dir() -> PathBuf {
 
 /// An order-independent summary of (key, n, total, window end) rows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-struct RowDigest {
-    rows: i64,
-    sum_n: i64,
-    sum_total: i64,
+pub(super) struct RowDigest {
+    pub(super) rows: i64,
+    pub(super) sum_n: i64,
+    pub(super) sum_total: i64,
     /// Wrapping sum of a hash of each row, times its multiplicity.
-    rows_hash: u64,
+    pub(super) rows_hash: u64,
 }
 
 /// What a runner printed: its summary line.
@@ -309,7 +309,7 @@ fn parse_summary(line: &str) -> Result<Printed, String> {
 /// Summarises an output of (key, n, total, t) rows, with `t` a time as
 /// text (any of the forms the engines write) or epoch milliseconds, and an
 /// optional `diff` (a change stream's +1 / -1).
-fn row_digest(path: &Path) -> Result<RowDigest, String> {
+pub(super) fn row_digest(path: &Path) -> Result<RowDigest, String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let mut digest = RowDigest::default();
     for (i, line) in BufReader::with_capacity(1 << 20, file).lines().enumerate() {

@@ -20,6 +20,7 @@ use super::{digest, median, run_child, thousands, write_events, write_job, Engin
 use super::{Digest, OUT_OF_ORDER_SECONDS};
 
 /// What the sections after the aggregation table need of its run.
+#[derive(Clone, Copy)]
 pub(super) struct Context<'a> {
     /// This executable (`eddy`).
     pub exe: &'a Path,
