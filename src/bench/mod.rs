@@ -410,60 +410,64 @@ fn bench(dir: &Path, events: u64, runs: usize, args: &BenchArgs) -> Result<bool,
 
 /// The join benchmark over its own stream of `events` events.
 fn run_join(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find the eddy executable: {e}"))?;
-    let input = dir.join("join-events.jsonl");
-    eprintln!("writing {events} events to {}", input.display());
-    write_events(&input, events)?;
-    let mut report = String::new();
-    let equal = join::run(dir, &exe, &input, events, runs, &mut report)?;
-    println!();
-    println!(
-        "Temporal self-join (DATEDIFF(second, a, b) BETWEEN 0 AND 1), {events} events, {runs} run{} each:",
-        if runs == 1 { "" } else { "s" }
-    );
-    println!();
-    print!("{report}");
-    println!();
-    println!(
-        "outputs checked: {}",
-        if equal {
-            "every Eddy output equals the baseline's"
-        } else {
-            "MISMATCH"
-        }
-    );
-    Ok(equal)
+    run_section(
+        dir,
+        "join-events.jsonl",
+        events,
+        &format!("Temporal self-join (DATEDIFF(second, a, b) BETWEEN 0 AND 1), {events} events, {runs} run{} each:", plural(runs)),
+        "every Eddy output equals the baseline's",
+        |exe, input, report| join::run(dir, exe, input, events, runs, report),
+    )
 }
 
 /// The language-feature costs over the run's events file.
 fn run_language(dir: &Path, events: u64, runs: usize) -> Result<bool, String> {
+    run_section(
+        dir,
+        "events.jsonl",
+        events,
+        &format!("Language features against the same query without them, {events} events, -w 1, {runs} run{} each:", plural(runs)),
+        "each UDF and UDA output equals its plain query's",
+        |exe, input, report| language::run(dir, exe, input, events, runs, report),
+    )
+}
+
+fn plural(runs: usize) -> &'static str {
+    if runs == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// One section over a generated events file of `events` events in `dir`
+/// (the generator is deterministic, so rewriting a file another section
+/// wrote gives the same file): `measure` fills the table, which is printed
+/// under `heading` with the outcome of its output checks.
+fn run_section(
+    dir: &Path,
+    file: &str,
+    events: u64,
+    heading: &str,
+    all_equal: &str,
+    measure: impl FnOnce(&Path, &Path, &mut String) -> Result<bool, String>,
+) -> Result<bool, String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the eddy executable: {e}"))?;
-    let input = dir.join("events.jsonl");
-    if !input.exists() {
-        eprintln!("writing {events} events to {}", input.display());
-        write_events(&input, events)?;
-    }
+    let input = dir.join(file);
+    eprintln!("writing {events} events to {}", input.display());
+    write_events(&input, events)?;
     let mut report = String::new();
-    let equal = language::run(dir, &exe, &input, events, runs, &mut report)?;
+    let equal = measure(&exe, &input, &mut report)?;
     println!();
-    println!(
-        "Language features against the same query without them, {events} events, -w 1, {runs} run{} each:",
-        if runs == 1 { "" } else { "s" }
-    );
+    println!("{heading}");
     println!();
     print!("{report}");
     println!();
     println!(
         "outputs checked: {}",
-        if equal {
-            "each UDF and UDA output equals its plain query's"
-        } else {
-            "MISMATCH"
-        }
+        if equal { all_equal } else { "MISMATCH" }
     );
     Ok(equal)
 }

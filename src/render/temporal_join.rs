@@ -129,65 +129,44 @@ pub fn temporal_join<'scope>(
             let mut last_sweep: Option<Time> = None;
             let width = sweep_width(&spec);
             move |(left_input, left_frontier), (right_input, right_frontier), output| {
-                left_input.for_each_stamp(|stamp, batches| {
-                    let Some(capability) = stamp.retain_least(output.output_index()) else {
-                        return;
+                for (input, from_left) in [(left_input, true), (right_input, false)] {
+                    let (own, other) = if from_left {
+                        (&mut lefts, &mut rights)
+                    } else {
+                        (&mut rights, &mut lefts)
                     };
-                    let mut session = output.session(&capability);
-                    for batch in batches {
-                        for ((key, row), time, diff) in batch.drain(..) {
-                            let mut arriving = Held {
-                                time,
-                                diff,
-                                matches: 0,
-                                row,
-                            };
-                            if let Some(partners) = rights.get_mut(&key) {
-                                for partner in partners.iter_mut() {
-                                    let offset = partner.time.saturating_sub(time);
+                    input.for_each_stamp(|stamp, batches| {
+                        let Some(capability) = stamp.retain_least(output.output_index()) else {
+                            return;
+                        };
+                        let mut session = output.session(&capability);
+                        for batch in batches {
+                            for ((key, row), time, diff) in batch.drain(..) {
+                                let mut arriving = Held {
+                                    time,
+                                    diff,
+                                    matches: 0,
+                                    row,
+                                };
+                                for partner in other.get_mut(&key).into_iter().flatten() {
+                                    let (left, right) = if from_left {
+                                        (&mut arriving, &*partner)
+                                    } else {
+                                        (partner, &arriving)
+                                    };
+                                    let offset = right.time.saturating_sub(left.time);
                                     if offset < spec.low || offset > spec.high {
                                         continue;
                                     }
-                                    if let Some(joined) =
-                                        pair(&spec, &operator, &mut arriving, partner)
-                                    {
+                                    if let Some(joined) = pair(&spec, &operator, left, right) {
                                         session.give(joined);
                                     }
                                 }
+                                own.entry(key).or_default().push(arriving);
                             }
-                            lefts.entry(key).or_default().push(arriving);
                         }
-                    }
-                });
-                right_input.for_each_stamp(|stamp, batches| {
-                    let Some(capability) = stamp.retain_least(output.output_index()) else {
-                        return;
-                    };
-                    let mut session = output.session(&capability);
-                    for batch in batches {
-                        for ((key, row), time, diff) in batch.drain(..) {
-                            let arriving = Held {
-                                time,
-                                diff,
-                                matches: 0,
-                                row,
-                            };
-                            if let Some(partners) = lefts.get_mut(&key) {
-                                for partner in partners.iter_mut() {
-                                    let offset = time.saturating_sub(partner.time);
-                                    if offset < spec.low || offset > spec.high {
-                                        continue;
-                                    }
-                                    if let Some(joined) = pair(&spec, &operator, partner, &arriving)
-                                    {
-                                        session.give(joined);
-                                    }
-                                }
-                            }
-                            rights.entry(key).or_default().push(arriving);
-                        }
-                    }
-                });
+                    });
+                }
 
                 let frontier = lower(left_frontier, right_frontier);
                 let due = match (frontier, last_sweep) {
