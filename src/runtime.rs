@@ -1389,7 +1389,8 @@ fn flush_output(shared: &Shared, output_index: usize) {
 /// Writes the rows of one time. Final mode writes each row `diff` times;
 /// changes mode writes retractions, then insertions, with a `diff` field.
 fn write_time(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(Row, isize)>) {
-    rows.sort();
+    // Equal elements are identical, so an unstable sort orders the same.
+    rows.sort_unstable();
     let mut consolidated: Vec<(Row, isize)> = Vec::with_capacity(rows.len());
     for (row, diff) in rows {
         match consolidated.last_mut() {

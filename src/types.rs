@@ -108,6 +108,9 @@ impl DateTime {
         if s.is_empty() {
             return None;
         }
+        if let Some(dt) = parse_plain_utc(s) {
+            return Some(dt);
+        }
         if let Ok(dt) = ChronoDateTime::parse_from_rfc3339(s) {
             return Some(DateTime::from_chrono(dt.naive_utc()));
         }
@@ -149,6 +152,27 @@ impl DateTime {
     /// ISO 8601 UTC with seven fractional digits and `Z`, as ASA writes.
     pub fn to_iso(self) -> String {
         match self.to_chrono() {
+            Some(dt) if (0..=9999).contains(&dt.year()) => {
+                // Every output row carries a time: the digits are written
+                // directly rather than through `format!`.
+                let sub = self.0.rem_euclid(TICKS_PER_SECOND);
+                let mut out = String::with_capacity(28);
+                push_digits(&mut out, dt.year() as u64, 4);
+                out.push('-');
+                push_digits(&mut out, u64::from(dt.month()), 2);
+                out.push('-');
+                push_digits(&mut out, u64::from(dt.day()), 2);
+                out.push('T');
+                push_digits(&mut out, u64::from(dt.hour()), 2);
+                out.push(':');
+                push_digits(&mut out, u64::from(dt.minute()), 2);
+                out.push(':');
+                push_digits(&mut out, u64::from(dt.second()), 2);
+                out.push('.');
+                push_digits(&mut out, sub as u64, 7);
+                out.push('Z');
+                out
+            }
             Some(dt) => {
                 let sub = self.0.rem_euclid(TICKS_PER_SECOND);
                 format!(
@@ -165,6 +189,57 @@ impl DateTime {
             None => format!("<datetime out of range: {} ticks>", self.0),
         }
     }
+}
+
+/// Appends `value` as exactly `width` decimal digits (zero-padded; the
+/// caller keeps `value` below `10^width`).
+fn push_digits(out: &mut String, value: u64, width: u32) {
+    let mut divisor = 10u64.pow(width - 1);
+    while divisor > 0 {
+        out.push(char::from(b'0' + ((value / divisor) % 10) as u8));
+        divisor /= 10;
+    }
+}
+
+/// The common event-time layout, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`, read
+/// without chrono's general parser; anything else (offsets, a space, a
+/// leap second, more than nine fractional digits) is `None` and goes the
+/// general way. Accepts nothing the general way would read differently.
+fn parse_plain_utc(s: &str) -> Option<DateTime> {
+    let b = s.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+        return None;
+    }
+    if b[16] != b':' || *b.last()? != b'Z' {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = b.get(range)?;
+        let mut n = 0u32;
+        for d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            n = n * 10 + u32::from(d - b'0');
+        }
+        Some(n)
+    };
+    let date = NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let fraction = &b[19..b.len() - 1];
+    let nanos = match fraction.split_first() {
+        None => 0,
+        Some((b'.', digits)) if (1..=9).contains(&digits.len()) => {
+            let value = number(20..20 + digits.len())?;
+            value * 10u32.pow(9 - digits.len() as u32)
+        }
+        Some(_) => return None,
+    };
+    if second > 59 {
+        return None;
+    }
+    let time = chrono::NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
+    Some(DateTime::from_chrono(date.and_time(time)))
 }
 
 impl fmt::Display for DateTime {
@@ -337,9 +412,39 @@ impl Hash for Value {
 /// way through the dataflow (into each reader of a step, into every pair a
 /// join makes of it, into a nested record), and a copy costs a reference
 /// count until one of them is changed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Record {
     fields: std::sync::Arc<Vec<(Name, Value)>>,
+}
+
+/// Field by field, name then value: the order a derived `Ord` gives, with
+/// the shortcut that rows of one stream share their name strings, so two
+/// names are usually the same allocation (output is sorted per time).
+impl Ord for Record {
+    fn cmp(&self, other: &Self) -> Ordering {
+        if std::sync::Arc::ptr_eq(&self.fields, &other.fields) {
+            return Ordering::Equal;
+        }
+        for ((a_name, a_value), (b_name, b_value)) in self.fields.iter().zip(other.fields.iter()) {
+            if !Arc::ptr_eq(a_name, b_name) {
+                match a_name.cmp(b_name) {
+                    Ordering::Equal => {}
+                    unequal => return unequal,
+                }
+            }
+            match a_value.cmp(b_value) {
+                Ordering::Equal => {}
+                unequal => return unequal,
+            }
+        }
+        self.fields.len().cmp(&other.fields.len())
+    }
+}
+
+impl PartialOrd for Record {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl Record {
@@ -501,6 +606,104 @@ pub type Row = Record;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The general parser alone: what `DateTime::parse` was before its
+    /// fast path.
+    fn parse_with_chrono(s: &str) -> Option<DateTime> {
+        ChronoDateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|dt| DateTime::from_chrono(dt.naive_utc()))
+    }
+
+    #[test]
+    fn the_plain_utc_fast_path_reads_what_chrono_reads() {
+        for text in [
+            "2026-11-01T00:00:00Z",
+            "2026-11-01T00:00:00.1Z",
+            "2026-11-01T23:59:59.0001000Z",
+            "2024-02-29T12:30:45.123456789Z",
+            "0001-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.9999999Z",
+        ] {
+            assert_eq!(parse_plain_utc(text), parse_with_chrono(text), "{text}");
+            assert!(parse_plain_utc(text).is_some(), "{text}");
+        }
+        // Left to the general parser (or rejected by both).
+        for text in [
+            "2026-11-01T00:00:00+01:00",
+            "2026-11-01 00:00:00Z",
+            "2026-11-01T00:00:60Z",
+            "2026-11-01T00:00:00.1234567891Z",
+            "2026-11-01T00:00:00.Z",
+            "2023-02-29T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-11-01T24:00:00Z",
+            "2026-11-01T0a:00:00Z",
+            "+2026-11-01T00:00:00Z",
+        ] {
+            assert_eq!(parse_plain_utc(text), None, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn records_order_as_their_field_lists(
+            a in proptest::collection::vec((0u8..3, 0i64..3), 0..4),
+            b in proptest::collection::vec((0u8..3, 0i64..3), 0..4),
+            shared_names in proptest::bool::ANY,
+        ) {
+            let names: Vec<Name> = ["a", "b", "c"].into_iter().map(Name::from).collect();
+            let build = |fields: &[(u8, i64)], fresh: bool| {
+                let mut record = Record::new();
+                for (n, v) in fields {
+                    let name = if fresh {
+                        Name::from(&*names[usize::from(*n)])
+                    } else {
+                        names[usize::from(*n)].clone()
+                    };
+                    record.push_unchecked(name, Value::Bigint(*v));
+                }
+                record
+            };
+            let (x, y) = (build(&a, false), build(&b, !shared_names));
+            proptest::prop_assert_eq!(x.cmp(&y), x.fields().cmp(y.fields()));
+            proptest::prop_assert_eq!(x == y, x.fields() == y.fields());
+        }
+
+        #[test]
+        fn the_fast_path_agrees_with_chrono_on_generated_times(
+            year in 0u32..10_000, month in 0u32..14, day in 0u32..33,
+            hour in 0u32..26, minute in 0u32..61, second in 0u32..62,
+            digits in 0usize..11, fraction in 0u64..10_000_000_000,
+        ) {
+            let mut text = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
+            if digits > 0 {
+                let f = format!("{fraction:010}");
+                text.push('.');
+                text.push_str(&f[..digits]);
+            }
+            text.push('Z');
+            if let Some(fast) = parse_plain_utc(&text) {
+                proptest::prop_assert_eq!(Some(fast), parse_with_chrono(&text), "{}", text);
+            }
+            if let Some(general) = parse_with_chrono(&text) {
+                proptest::prop_assert_eq!(DateTime::parse(&text), Some(general), "{}", text);
+            }
+        }
+
+        #[test]
+        fn iso_output_is_the_formatted_date(ticks in -62_135_596_800i64 * TICKS_PER_SECOND..253_402_300_800i64 * TICKS_PER_SECOND) {
+            let time = DateTime(ticks);
+            let dt = time.to_chrono().expect("in range");
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
+                dt.year(), dt.month(), dt.day(), dt.hour(), dt.minute(), dt.second(),
+                ticks.rem_euclid(TICKS_PER_SECOND)
+            );
+            proptest::prop_assert_eq!(time.to_iso(), expected);
+            proptest::prop_assert_eq!(DateTime::parse(&time.to_iso()), Some(time));
+        }
+    }
 
     #[test]
     fn output_json_is_the_json_tree_written_out() {

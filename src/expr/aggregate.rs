@@ -184,37 +184,150 @@ pub struct AggregateInput<'a> {
 /// Computes the aggregate over one group. Deterministic: the result does
 /// not depend on the order of `inputs`.
 pub fn compute(kind: &AggregateKind, inputs: &[AggregateInput<'_>]) -> Result<Value, EvalError> {
+    compute_onto(kind, &IntegerFold::default(), inputs)
+}
+
+/// The rows of a COUNT(*), COUNT, SUM or AVG whose argument is a bigint or
+/// NULL, summarised as they arrive instead of kept: for these aggregates
+/// such rows matter only through their total multiplicity, how many have a
+/// non-NULL argument and the exact sum of the arguments (a float sum adds
+/// the bigint sum as one term; see [`Numbers::float_sum`]). A retraction
+/// folds in with its negative multiplicity, which is what consolidating
+/// the rows first would give.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IntegerFold {
+    /// Net multiplicity of the folded rows.
+    pub rows: i64,
+    /// Net multiplicity of those with a non-NULL argument.
+    pub non_null: i64,
+    /// Exact sum of their arguments, each times its multiplicity.
+    pub sum: i128,
+}
+
+impl IntegerFold {
+    /// True when `kind` is summarised by an [`IntegerFold`] at all.
+    pub fn applies_to(kind: &AggregateKind) -> bool {
+        matches!(
+            kind,
+            AggregateKind::CountStar
+                | AggregateKind::Count
+                | AggregateKind::Sum
+                | AggregateKind::Avg
+        )
+    }
+
+    /// True when a row with argument `value` can be folded for `kind`
+    /// (a kind the fold applies to).
+    pub fn takes(kind: &AggregateKind, value: &Value) -> bool {
+        match kind {
+            AggregateKind::CountStar | AggregateKind::Count => true,
+            AggregateKind::Sum | AggregateKind::Avg => {
+                matches!(value, Value::Null | Value::Bigint(_))
+            }
+            _ => false,
+        }
+    }
+
+    /// Folds a row with argument `value` (one [`IntegerFold::takes`]) and
+    /// multiplicity `diff`.
+    pub fn add(&mut self, value: &Value, diff: isize) {
+        let diff = diff as i64;
+        self.rows = self.rows.saturating_add(diff);
+        if !value.is_null() {
+            self.non_null = self.non_null.saturating_add(diff);
+        }
+        if let Value::Bigint(i) = value {
+            self.sum = self.sum.saturating_add(i128::from(*i) * i128::from(diff));
+        }
+    }
+
+    /// True when nothing (net) is folded.
+    pub fn is_empty(&self) -> bool {
+        *self == IntegerFold::default()
+    }
+
+    fn multiplicity(agg: &str, net: i64) -> Result<u64, EvalError> {
+        u64::try_from(net).map_err(|_| {
+            EvalError::argument(format!(
+                "{agg}: negative multiplicity {net} (inputs must be consolidated)"
+            ))
+        })
+    }
+}
+
+/// [`compute`] over the rows `fold` summarises plus `inputs`: the same
+/// value as over all the rows, for the kinds [`IntegerFold::applies_to`].
+pub fn compute_onto(
+    kind: &AggregateKind,
+    fold: &IntegerFold,
+    inputs: &[AggregateInput<'_>],
+) -> Result<Value, EvalError> {
     let agg = name(kind);
-    let rows = weighted(agg, inputs)?;
+    if !fold.is_empty() && !IntegerFold::applies_to(kind) {
+        return Err(EvalError::argument(format!(
+            "{agg}: cannot be computed from folded rows"
+        )));
+    }
+    // The counts and sums do not depend on the order of their rows (float
+    // terms are sorted where they are added), only their first error does:
+    // they skip the canonical sort unless there is an error to report.
+    let order_free = matches!(
+        kind,
+        AggregateKind::CountStar | AggregateKind::Count | AggregateKind::Sum | AggregateKind::Avg
+    );
+    if order_free {
+        if let Ok(value) =
+            weighted(agg, inputs, false).and_then(|rows| compute_weighted(kind, agg, fold, &rows))
+        {
+            return Ok(value);
+        }
+    }
+    let rows = weighted(agg, inputs, true)?;
+    compute_weighted(kind, agg, fold, &rows)
+}
+
+/// [`compute_onto`] over checked rows.
+fn compute_weighted(
+    kind: &AggregateKind,
+    agg: &'static str,
+    fold: &IntegerFold,
+    rows: &[Row<'_, '_>],
+) -> Result<Value, EvalError> {
     match kind {
-        AggregateKind::CountStar => count(agg, rows.iter().map(|r| r.count)),
+        AggregateKind::CountStar => count(
+            agg,
+            std::iter::once(IntegerFold::multiplicity(agg, fold.rows)?)
+                .chain(rows.iter().map(|r| r.count)),
+        ),
         AggregateKind::Count => count(
             agg,
-            rows.iter()
-                .filter(|r| !r.input.value.is_null())
-                .map(|r| r.count),
+            std::iter::once(IntegerFold::multiplicity(agg, fold.non_null)?).chain(
+                rows.iter()
+                    .filter(|r| !r.input.value.is_null())
+                    .map(|r| r.count),
+            ),
         ),
-        AggregateKind::CountDistinct => count_distinct(&rows),
-        AggregateKind::Sum => sum(agg, &rows),
-        AggregateKind::Avg => avg(agg, &rows),
-        AggregateKind::Min => extreme(agg, &rows, Ordering::Less),
-        AggregateKind::Max => extreme(agg, &rows, Ordering::Greater),
-        AggregateKind::Stdev => spread(agg, &rows, true, true),
-        AggregateKind::Stdevp => spread(agg, &rows, false, true),
-        AggregateKind::Var => spread(agg, &rows, true, false),
-        AggregateKind::Varp => spread(agg, &rows, false, false),
+        AggregateKind::CountDistinct => count_distinct(rows),
+        AggregateKind::Sum => sum(agg, fold, rows),
+        AggregateKind::Avg => avg(agg, fold, rows),
+        AggregateKind::Min => extreme(agg, rows, Ordering::Less),
+        AggregateKind::Max => extreme(agg, rows, Ordering::Greater),
+        AggregateKind::Stdev => spread(agg, rows, true, true),
+        AggregateKind::Stdevp => spread(agg, rows, false, true),
+        AggregateKind::Var => spread(agg, rows, true, false),
+        AggregateKind::Varp => spread(agg, rows, false, false),
         AggregateKind::TopOne { order } => {
-            let sorted = sort_by_order(agg, &rows, order)?;
+            let sorted = sort_by_order(agg, rows, order)?;
             Ok(sorted.first().map_or(Value::Null, |e| e.value.clone()))
         }
-        AggregateKind::CollectTop { n, order } => collect_top(agg, &rows, *n, order),
-        AggregateKind::Collect => Ok(collect(&rows)),
+        AggregateKind::CollectTop { n, order } => collect_top(agg, rows, *n, order),
+        AggregateKind::Collect => Ok(collect(rows)),
         AggregateKind::PercentileCont { p, descending } => {
-            percentile(agg, &rows, *p, *descending, true)
+            percentile(agg, rows, *p, *descending, true)
         }
         AggregateKind::Uda(function) => {
             let mut accumulated = Vec::with_capacity(rows.len());
-            for row in &rows {
+            for row in rows {
                 let time = match row.input.order_keys.first() {
                     Some(Value::DateTime(t)) => *t,
                     _ => {
@@ -229,7 +342,7 @@ pub fn compute(kind: &AggregateKind, inputs: &[AggregateInput<'_>]) -> Result<Va
             function.aggregate(&accumulated)
         }
         AggregateKind::PercentileDisc { p, descending } => {
-            percentile(agg, &rows, *p, *descending, false)
+            percentile(agg, rows, *p, *descending, false)
         }
     }
 }
@@ -264,11 +377,12 @@ struct Row<'i, 'a> {
     count: u64,
 }
 
-/// The inputs with a positive count, in [`Value`]'s total order; a
-/// negative count is an error.
+/// The inputs with a positive count, in [`Value`]'s total order when
+/// `canonical` (else as given); a negative count is an error.
 fn weighted<'i, 'a>(
     agg: &str,
     inputs: &'i [AggregateInput<'a>],
+    canonical: bool,
 ) -> Result<Vec<Row<'i, 'a>>, EvalError> {
     let mut rows = Vec::with_capacity(inputs.len());
     for input in inputs {
@@ -281,6 +395,9 @@ fn weighted<'i, 'a>(
         if count > 0 {
             rows.push(Row { input, count });
         }
+    }
+    if !canonical {
+        return Ok(rows);
     }
     // A canonical order, so that everything downstream (errors included)
     // is independent of the order the caller passed.
@@ -404,7 +521,8 @@ fn to_num(agg: &str, v: &Value) -> Result<Option<Num>, EvalError> {
 
 /// The non-NULL numeric arguments of a group, summed order-independently.
 struct Numbers {
-    /// Every value with its multiplicity, sorted by value.
+    /// Every value with its multiplicity, sorted by value when a sum over
+    /// them depends on the order (see [`Numbers::gather`]).
     values: Vec<(Num, u64)>,
     /// Total multiplicity.
     n: u64,
@@ -415,10 +533,18 @@ struct Numbers {
 }
 
 impl Numbers {
-    fn gather(agg: &str, rows: &[Row<'_, '_>]) -> Result<Numbers, EvalError> {
+    /// `every_term_ordered` sorts the bigint values too, for a caller that
+    /// adds float terms derived from them; otherwise only a group with a
+    /// float value is sorted (bigint sums are exact in any order).
+    fn gather(
+        agg: &str,
+        fold: &IntegerFold,
+        rows: &[Row<'_, '_>],
+        every_term_ordered: bool,
+    ) -> Result<Numbers, EvalError> {
         let mut values = Vec::with_capacity(rows.len());
-        let mut n: u64 = 0;
-        let mut int_sum: i128 = 0;
+        let mut n: u64 = IntegerFold::multiplicity(agg, fold.non_null)?;
+        let mut int_sum: i128 = fold.sum;
         let mut any_float = false;
         for row in rows {
             let Some(num) = to_num(agg, row.input.value)? else {
@@ -438,11 +564,13 @@ impl Numbers {
             }
             values.push((num, row.count));
         }
-        values.sort_by(|(a, c), (b, d)| {
-            num_cmp(*a, *b)
-                .then_with(|| a.to_value().cmp(&b.to_value()))
-                .then(c.cmp(d))
-        });
+        if any_float || every_term_ordered {
+            values.sort_by(|(a, c), (b, d)| {
+                num_cmp(*a, *b)
+                    .then_with(|| a.to_value().cmp(&b.to_value()))
+                    .then(c.cmp(d))
+            });
+        }
         Ok(Numbers {
             values,
             n,
@@ -488,8 +616,8 @@ fn finite(agg: &str, f: f64) -> Result<Value, EvalError> {
     }
 }
 
-fn sum(agg: &str, rows: &[Row<'_, '_>]) -> Result<Value, EvalError> {
-    let numbers = Numbers::gather(agg, rows)?;
+fn sum(agg: &str, fold: &IntegerFold, rows: &[Row<'_, '_>]) -> Result<Value, EvalError> {
+    let numbers = Numbers::gather(agg, fold, rows, false)?;
     if numbers.n == 0 {
         Ok(Value::Null)
     } else if numbers.any_float {
@@ -501,8 +629,8 @@ fn sum(agg: &str, rows: &[Row<'_, '_>]) -> Result<Value, EvalError> {
     }
 }
 
-fn avg(agg: &str, rows: &[Row<'_, '_>]) -> Result<Value, EvalError> {
-    let numbers = Numbers::gather(agg, rows)?;
+fn avg(agg: &str, fold: &IntegerFold, rows: &[Row<'_, '_>]) -> Result<Value, EvalError> {
+    let numbers = Numbers::gather(agg, fold, rows, false)?;
     if numbers.n == 0 {
         return Ok(Value::Null);
     }
@@ -511,7 +639,7 @@ fn avg(agg: &str, rows: &[Row<'_, '_>]) -> Result<Value, EvalError> {
 
 /// VAR, VARP, STDEV, STDEVP: two passes (mean, then squared deviations).
 fn spread(agg: &str, rows: &[Row<'_, '_>], sample: bool, root: bool) -> Result<Value, EvalError> {
-    let numbers = Numbers::gather(agg, rows)?;
+    let numbers = Numbers::gather(agg, &IntegerFold::default(), rows, true)?;
     let n = numbers.n;
     if n == 0 || (sample && n < 2) {
         return Ok(Value::Null);

@@ -343,6 +343,7 @@ impl<'scope> Renderer<'_, 'scope> {
         let partition_len = partition_by.len();
         let mut keys = keys.to_vec();
         keys.extend(partition_by);
+        let keys_len = keys.len();
         let eval_aggregates = aggregates.to_vec();
         let evaluated = self.fallible(rows, name.clone(), move |row, ctx| {
             let mut key_values = Vec::with_capacity(keys.len());
@@ -383,6 +384,11 @@ impl<'scope> Renderer<'_, 'scope> {
             .map(|(_, w)| matches!(w, WindowPlan::Sliding { .. }))
             .collect();
         let sliding_for_rows = sliding.clone();
+        // Column names are shared by every result row: made once here.
+        let key_names: Vec<Name> = (0..keys_len).map(key_column).collect();
+        let aggregate_names: Vec<Name> = (0..aggregates.len()).map(aggregate_column).collect();
+        let window_id_name = Name::from(WINDOW_ID_COLUMN);
+        let window_end_name = Name::from(WINDOW_END_COLUMN);
         let (ok, err) = reduced
             .filter(move |(((_, end, member), _), time, diff)| {
                 let is_sliding = sliding.get(*member as usize).copied().unwrap_or(false);
@@ -396,15 +402,15 @@ impl<'scope> Renderer<'_, 'scope> {
                 move |(((key_values, end, member), result), time, diff)| match result {
                     Ok(values) => {
                         let mut row = Record::with_capacity(key_values.len() + values.len() + 1);
-                        for (i, v) in key_values.into_iter().enumerate() {
-                            row.push_unchecked(key_column(i), v);
+                        for (name, v) in key_names.iter().zip(key_values) {
+                            row.push_unchecked(name.clone(), v);
                         }
-                        for (j, v) in values.into_iter().enumerate() {
-                            row.push_unchecked(aggregate_column(j), v);
+                        for (name, v) in aggregate_names.iter().zip(values) {
+                            row.push_unchecked(name.clone(), v);
                         }
                         if with_id {
                             let id = ids.get(member as usize).cloned().unwrap_or(Value::Null);
-                            row.push_unchecked(Name::from(WINDOW_ID_COLUMN), id);
+                            row.push_unchecked(window_id_name.clone(), id);
                         }
                         // In a changelog a window's rows appear before its
                         // end; System.Timestamp() still means the end.
@@ -414,7 +420,7 @@ impl<'scope> Renderer<'_, 'scope> {
                             .unwrap_or(false);
                         if mode == EmitMode::Changes && !is_sliding {
                             row.push_unchecked(
-                                Name::from(WINDOW_END_COLUMN),
+                                window_end_name.clone(),
                                 Value::DateTime(DateTime(end)),
                             );
                         }
@@ -422,8 +428,8 @@ impl<'scope> Renderer<'_, 'scope> {
                     }
                     Err((reason, message)) => {
                         let mut row = Record::new();
-                        for (i, v) in key_values.into_iter().enumerate() {
-                            row.push_unchecked(key_column(i), v);
+                        for (name, v) in key_names.iter().zip(key_values) {
+                            row.push_unchecked(name.clone(), v);
                         }
                         Err((
                             Failure {
@@ -943,6 +949,9 @@ struct AggregateLayout {
     kinds: Vec<aggregate::AggregateKind>,
     /// (first slot, number of order keys) per aggregate.
     slots: Vec<(usize, usize)>,
+    /// Every aggregate can summarise bigint rows in an
+    /// [`aggregate::IntegerFold`] (COUNT(*), COUNT, SUM, AVG).
+    foldable: bool,
 }
 
 impl AggregateLayout {
@@ -953,17 +962,56 @@ impl AggregateLayout {
             slots.push((next, a.order_by.len()));
             next += 1 + a.order_by.len();
         }
+        // With no aggregate (a GROUP BY that only deduplicates) there is
+        // nothing to fold a row into: rows are kept.
+        let foldable = !aggregates.is_empty()
+            && aggregates
+                .iter()
+                .all(|a| a.order_by.is_empty() && aggregate::IntegerFold::applies_to(&a.kind));
         AggregateLayout {
             kinds: aggregates.iter().map(|a| a.kind.clone()).collect(),
             slots,
+            foldable,
         }
+    }
+
+    /// Folds a row's slots into `folds` (one per aggregate) when every
+    /// aggregate can take it that way; false, changing nothing, otherwise.
+    fn fold(&self, folds: &mut Vec<aggregate::IntegerFold>, slots: &[Value], diff: isize) -> bool {
+        let argument = |&(first, _): &(usize, usize)| slots.get(first).unwrap_or(&Value::Null);
+        if !self.foldable
+            || !self
+                .kinds
+                .iter()
+                .zip(&self.slots)
+                .all(|(kind, at)| aggregate::IntegerFold::takes(kind, argument(at)))
+        {
+            return false;
+        }
+        folds.resize(self.kinds.len(), aggregate::IntegerFold::default());
+        for (fold, at) in folds.iter_mut().zip(&self.slots) {
+            fold.add(argument(at), diff);
+        }
+        true
     }
 
     /// The aggregates' values, or the first failure as (reason code, message).
     fn compute(&self, group: &[(&Vec<Value>, isize)]) -> AggregateResult {
+        self.compute_onto(&[], group)
+    }
+
+    /// [`AggregateLayout::compute`] over the rows `folds` summarise (see
+    /// [`AggregateLayout::fold`]; empty when none are) and `group`.
+    fn compute_onto(
+        &self,
+        folds: &[aggregate::IntegerFold],
+        group: &[(&Vec<Value>, isize)],
+    ) -> AggregateResult {
         let mut values = Vec::with_capacity(self.kinds.len());
         let mut inputs = Vec::with_capacity(group.len());
-        for (kind, (first, order_count)) in self.kinds.iter().zip(&self.slots) {
+        let no_fold = aggregate::IntegerFold::default();
+        for (i, (kind, (first, order_count))) in self.kinds.iter().zip(&self.slots).enumerate() {
+            let fold = folds.get(i).unwrap_or(&no_fold);
             inputs.clear();
             for (slots, count) in group {
                 let value = slots.get(*first).unwrap_or(&Value::Null);
@@ -974,7 +1022,7 @@ impl AggregateLayout {
                     count: *count,
                 });
             }
-            values.push(aggregate::compute(kind, &inputs).map_err(|e| {
+            values.push(aggregate::compute_onto(kind, fold, &inputs).map_err(|e| {
                 let message = match kind {
                     // A UDA's messages already name it (uda.Name: ...).
                     aggregate::AggregateKind::Uda(_) => e.message.clone(),

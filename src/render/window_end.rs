@@ -33,6 +33,7 @@ use timely::dataflow::Stream;
 
 use super::session::Keyed;
 use super::{place, AggregateLayout, Time};
+use crate::expr::aggregate::IntegerFold;
 use crate::plan::{EmitMode, WindowPlan};
 use crate::types::Value;
 
@@ -43,30 +44,44 @@ pub type Computed = (
     isize,
 );
 
+/// A group's folds and its kept events, consolidated.
+type Consolidated = (Vec<IntegerFold>, Vec<(Vec<Value>, isize)>);
+
 /// The open groups of one window end, by group key and window member.
 type Groups = HashMap<(Vec<Value>, u32), Group, FixedState>;
 
-/// The events of one group: argument slots with their multiplicities.
+/// The events of one group: folded into per-aggregate summaries where the
+/// layout allows (COUNT, SUM, AVG of bigints: see
+/// [`AggregateLayout::fold`]), else kept as argument slots with their
+/// multiplicities.
 #[derive(Default)]
 struct Group {
+    folds: Vec<IntegerFold>,
     events: Vec<(Vec<Value>, isize)>,
-    /// Some multiplicity is not `+1`, so the group needs consolidating.
+    /// Some kept multiplicity is not `+1`, so they need consolidating.
     mixed: bool,
 }
 
 impl Group {
-    fn push(&mut self, slots: Vec<Value>, diff: isize) {
+    fn push(&mut self, layout: &AggregateLayout, slots: Vec<Value>, diff: isize) {
+        if layout.fold(&mut self.folds, &slots, diff) {
+            return;
+        }
         self.mixed |= diff != 1;
         self.events.push((slots, diff));
     }
 
-    /// The group as the reduction sees it: distinct slots with non-zero
-    /// multiplicities (sorted only when something needs cancelling).
-    fn consolidated(mut self) -> Vec<(Vec<Value>, isize)> {
+    /// The folds, and the kept events as the reduction sees them: distinct
+    /// slots with non-zero multiplicities (sorted only when something needs
+    /// cancelling). `None` when the group consolidates to nothing.
+    fn consolidated(mut self) -> Option<Consolidated> {
         if self.mixed {
             differential_dataflow::consolidation::consolidate(&mut self.events);
         }
-        self.events
+        if self.events.is_empty() && self.folds.iter().all(IntegerFold::is_empty) {
+            return None;
+        }
+        Some((self.folds, self.events))
     }
 }
 
@@ -93,6 +108,7 @@ pub fn aggregate_at_window_ends<'scope>(
     events.unary_frontier(Exchange::new(route), name, move |_initial, _info| {
         let mut open: BTreeMap<Time, Groups> = BTreeMap::new();
         let mut capability: Option<Capability<Time>> = None;
+        let mut ends = Vec::new();
         move |(input, frontier), output| {
             input.for_each_stamp(|stamp, batches| {
                 if let Some(retained) = stamp.retain_least(output.output_index()) {
@@ -102,8 +118,8 @@ pub fn aggregate_at_window_ends<'scope>(
                     }
                 }
                 for batch in batches {
-                    for ((keys, slots), time, diff) in batch.drain(..) {
-                        file_event(&mut open, &windows, keys, slots, time, diff);
+                    for (event, time, diff) in batch.drain(..) {
+                        file_event(&mut open, &windows, &layout, &mut ends, event, time, diff);
                     }
                 }
             });
@@ -119,13 +135,12 @@ pub fn aggregate_at_window_ends<'scope>(
                 let stamp = held.try_delayed(&end).unwrap_or_else(|| held.clone());
                 let mut session = output.session(&stamp);
                 for ((keys, member), group) in groups {
-                    let events = group.consolidated();
-                    if events.is_empty() {
+                    let Some((folds, events)) = group.consolidated() else {
                         continue;
-                    }
+                    };
                     let refs: Vec<(&Vec<Value>, isize)> =
                         events.iter().map(|(slots, diff)| (slots, *diff)).collect();
-                    let result = layout.compute(&refs);
+                    let result = layout.compute_onto(&folds, &refs);
                     session.give((((keys, end, member), result), end, 1));
                 }
             }
@@ -143,16 +158,19 @@ pub fn aggregate_at_window_ends<'scope>(
     })
 }
 
-/// Files one event under every window of `windows` that holds it.
+/// Files one event (group key values and argument slots) under every
+/// window of `windows` that holds it (`ends` is scratch space, reused from
+/// event to event).
 fn file_event(
     open: &mut BTreeMap<Time, Groups>,
     windows: &[(Option<String>, WindowPlan)],
-    keys: Vec<Value>,
-    slots: Vec<Value>,
+    layout: &AggregateLayout,
+    ends: &mut Vec<(Time, u32)>,
+    (keys, slots): Keyed,
     time: Time,
     diff: isize,
 ) {
-    let mut ends: Vec<(Time, u32)> = Vec::new();
+    ends.clear();
     for (member, (_, window)) in windows.iter().enumerate() {
         place(window, time, EmitMode::Final, |end, _at, sign| {
             if sign > 0 {
@@ -163,7 +181,7 @@ fn file_event(
     let last = ends.len().saturating_sub(1);
     let mut keys = Some(keys);
     let mut slots = Some(slots);
-    for (i, (end, member)) in ends.into_iter().enumerate() {
+    for (i, &(end, member)) in ends.iter().enumerate() {
         // The last window takes the event's own vectors; the others clone.
         let (k, s) = if i == last {
             (keys.take(), slots.take())
@@ -175,15 +193,112 @@ fn file_event(
             .or_default()
             .entry((k, member))
             .or_default()
-            .push(s, diff);
+            .push(layout, s, diff);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::expr::aggregate::AggregateKind;
+    use crate::plan::{AggregatePlan, ScalarExpr};
+    use crate::render::AggregateResult;
 
     const S: i64 = 10_000_000;
+
+    fn layout(kinds: &[AggregateKind]) -> AggregateLayout {
+        let plans: Vec<AggregatePlan> = kinds
+            .iter()
+            .map(|kind| AggregatePlan {
+                kind: kind.clone(),
+                argument: Some(ScalarExpr::Literal(Value::Null)),
+                order_by: Vec::new(),
+            })
+            .collect();
+        AggregateLayout::new(&plans)
+    }
+
+    /// The group's result, folded as the operator files events, and
+    /// computed over every event kept.
+    fn folded_and_kept(
+        layout: &AggregateLayout,
+        events: &[(Vec<Value>, isize)],
+    ) -> (Option<AggregateResult>, Option<AggregateResult>) {
+        let mut group = Group::default();
+        for (slots, diff) in events {
+            group.push(layout, slots.clone(), *diff);
+        }
+        let folded = group.consolidated().map(|(folds, kept)| {
+            let refs: Vec<(&Vec<Value>, isize)> = kept.iter().map(|(s, d)| (s, *d)).collect();
+            layout.compute_onto(&folds, &refs)
+        });
+        let mut all = events.to_vec();
+        differential_dataflow::consolidation::consolidate(&mut all);
+        let kept = (!all.is_empty()).then(|| {
+            let refs: Vec<(&Vec<Value>, isize)> = all.iter().map(|(s, d)| (s, *d)).collect();
+            layout.compute(&refs)
+        });
+        (folded, kept)
+    }
+
+    #[test]
+    fn folded_groups_compute_what_kept_events_do() {
+        let counts_and_sums = layout(&[
+            AggregateKind::CountStar,
+            AggregateKind::Count,
+            AggregateKind::Sum,
+            AggregateKind::Avg,
+        ]);
+        let row = |v: Value| vec![Value::Null, v.clone(), v.clone(), v];
+        let cases: Vec<Vec<(Vec<Value>, isize)>> = vec![
+            // Bigints only: folded entirely.
+            vec![
+                (row(Value::Bigint(3)), 1),
+                (row(Value::Bigint(-7)), 1),
+                (row(Value::Null), 1),
+            ],
+            // Floats beside bigints: the floats are kept, the sum is a float.
+            vec![
+                (row(Value::Bigint(3)), 1),
+                (row(Value::Float(0.1)), 1),
+                (row(Value::Float(0.2)), 1),
+            ],
+            // A retraction of a folded row cancels it.
+            vec![
+                (row(Value::Bigint(3)), 1),
+                (row(Value::Bigint(4)), 1),
+                (row(Value::Bigint(3)), -1),
+            ],
+            // Everything retracted: no row.
+            vec![
+                (row(Value::Bigint(3)), 1),
+                (row(Value::Float(2.5)), 1),
+                (row(Value::Bigint(3)), -1),
+                (row(Value::Float(2.5)), -1),
+            ],
+            // A string is kept and is the group's error.
+            vec![(row(Value::Bigint(3)), 1), (row(Value::str("x")), 1)],
+            // Beyond bigint: an overflow error either way.
+            vec![
+                (row(Value::Bigint(i64::MAX)), 1),
+                (row(Value::Bigint(i64::MAX)), 1),
+            ],
+        ];
+        for events in cases {
+            let (folded, kept) = folded_and_kept(&counts_and_sums, &events);
+            assert_eq!(folded, kept, "{events:?}");
+        }
+        // No aggregate at all (a deduplicating GROUP BY): the row is kept.
+        let (folded, kept) = folded_and_kept(&layout(&[]), &[(vec![], 1)]);
+        assert_eq!(folded, Some(Ok(vec![])));
+        assert_eq!(folded, kept);
+        // Other aggregates keep every event.
+        let min = layout(&[AggregateKind::Min]);
+        let mut group = Group::default();
+        group.push(&min, vec![Value::Bigint(1)], 1);
+        assert!(group.folds.is_empty());
+        assert_eq!(group.events.len(), 1);
+    }
 
     #[test]
     fn an_event_is_filed_under_every_hopping_window_that_holds_it() {
@@ -199,8 +314,9 @@ mod tests {
         file_event(
             &mut open,
             &windows,
-            vec![Value::Bigint(1)],
-            vec![Value::Bigint(7)],
+            &layout(&[AggregateKind::Min]),
+            &mut Vec::new(),
+            (vec![Value::Bigint(1)], vec![Value::Bigint(7)]),
             7 * S,
             1,
         );
@@ -210,14 +326,16 @@ mod tests {
 
     #[test]
     fn a_group_consolidates_only_when_it_holds_retractions() {
+        let min = layout(&[AggregateKind::Min]);
         let mut group = Group::default();
-        group.push(vec![Value::Bigint(1)], 1);
-        group.push(vec![Value::Bigint(2)], 1);
-        group.push(vec![Value::Bigint(1)], -1);
-        assert_eq!(group.consolidated(), vec![(vec![Value::Bigint(2)], 1)]);
+        group.push(&min, vec![Value::Bigint(1)], 1);
+        group.push(&min, vec![Value::Bigint(2)], 1);
+        group.push(&min, vec![Value::Bigint(1)], -1);
+        let (_, kept) = group.consolidated().expect("a row is left");
+        assert_eq!(kept, vec![(vec![Value::Bigint(2)], 1)]);
         let mut plain = Group::default();
-        plain.push(vec![Value::Bigint(1)], 1);
-        plain.push(vec![Value::Bigint(1)], 1);
-        assert_eq!(plain.consolidated().len(), 2);
+        plain.push(&min, vec![Value::Bigint(1)], 1);
+        plain.push(&min, vec![Value::Bigint(1)], 1);
+        assert_eq!(plain.consolidated().expect("rows").1.len(), 2);
     }
 }
