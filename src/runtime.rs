@@ -37,7 +37,7 @@ use crate::connectors::kafka::{
 };
 use crate::connectors::path_pattern::PathPattern;
 use crate::connectors::{reasons, BadEvent, EventSource, Next, RowWriter};
-use crate::expr::eval::{eval, EvalContext};
+use crate::expr::eval::{eval, eval_borrowed, EvalContext};
 use crate::plan::{EmitMode, Plan, SourcePlan, ARRIVAL_COLUMN};
 use crate::render::{render, Failure, Time};
 use crate::time::{Admission, Watermark};
@@ -1077,7 +1077,7 @@ fn feed_batch(
                 let ctx = EvalContext {
                     timestamp: arrival.unwrap_or(shared.file_arrival),
                 };
-                match eval(expr, &row, &ctx).map(|v| as_datetime(&v)) {
+                match eval_borrowed(expr, &row, &ctx).map(|v| as_datetime(&v)) {
                     Ok(Some(t)) => t,
                     Ok(None) | Err(_) => {
                         reject(BadEvent {

@@ -359,9 +359,23 @@ impl Value {
     }
 }
 
+/// Equal exactly when [`Ord`] says `Equal` (floats by their bits, as
+/// `total_cmp` orders them); written out so that hash-map lookups on group
+/// keys compare without going through the ordering.
 impl PartialEq for Value {
+    #[inline]
     fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
+        match (self, other) {
+            (Value::Null, Value::Null) => true,
+            (Value::Bigint(a), Value::Bigint(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::DateTime(a), Value::DateTime(b)) => a == b,
+            (Value::Bit(a), Value::Bit(b)) => a == b,
+            (Value::Record(a), Value::Record(b)) => a == b,
+            (Value::Array(a), Value::Array(b)) => a == b,
+            _ => false,
+        }
     }
 }
 
@@ -645,7 +659,30 @@ mod tests {
         }
     }
 
+    fn simple_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        prop_oneof![
+            Just(Value::Null),
+            (0i64..3).prop_map(Value::Bigint),
+            prop_oneof![Just(0.0), Just(-0.0), Just(1.5), Just(f64::NAN)].prop_map(Value::Float),
+            prop_oneof![Just("a"), Just("b")].prop_map(Value::str),
+            proptest::bool::ANY.prop_map(Value::Bit),
+            (0i64..2).prop_map(|t| Value::DateTime(DateTime(t))),
+        ]
+    }
+
     proptest::proptest! {
+        #[test]
+        fn value_equality_is_the_order_saying_equal(
+            a in proptest::collection::vec(simple_value(), 1..3),
+            b in proptest::collection::vec(simple_value(), 1..3),
+        ) {
+            for (x, y) in [(Value::Array(a.clone()), Value::Array(b.clone())), (a[0].clone(), b[0].clone())] {
+                proptest::prop_assert_eq!(x == y, x.cmp(&y) == Ordering::Equal);
+                proptest::prop_assert!(x == x.clone());
+            }
+        }
+
         #[test]
         fn records_order_as_their_field_lists(
             a in proptest::collection::vec((0u8..3, 0i64..3), 0..4),

@@ -26,20 +26,36 @@ use crate::types::{Name, Record, Value};
 /// short list beats hashing the name.
 const MAX_INTERNED: usize = 64;
 
+/// The interned names, and where the next lookup starts: the fields of a
+/// stream's events usually come in the same order, so the name after the
+/// last one found is the likely next one.
+struct Interned {
+    names: Vec<Name>,
+    next: usize,
+}
+
 thread_local! {
-    static NAMES: RefCell<Vec<Name>> = const { RefCell::new(Vec::new()) };
+    static NAMES: RefCell<Interned> = const {
+        RefCell::new(Interned { names: Vec::new(), next: 0 })
+    };
 }
 
 /// The shared [`Name`] for `text`.
 fn intern(text: &str) -> Name {
-    NAMES.with(|names| {
-        let mut names = names.borrow_mut();
-        if let Some(name) = names.iter().find(|n| &***n == text) {
-            return name.clone();
+    NAMES.with(|interned| {
+        let mut interned = interned.borrow_mut();
+        let Interned { names, next } = &mut *interned;
+        let count = names.len();
+        let start = if *next < count { *next } else { 0 };
+        let found = (start..count).chain(0..start).find(|&i| &*names[i] == text);
+        if let Some(i) = found {
+            *next = i + 1;
+            return names[i].clone();
         }
         let name = Name::from(text);
-        if names.len() < MAX_INTERNED {
+        if count < MAX_INTERNED {
             names.push(name.clone());
+            *next = count + 1;
         }
         name
     })

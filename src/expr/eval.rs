@@ -266,6 +266,19 @@ pub struct EvalContext {
     pub timestamp: DateTime,
 }
 
+/// [`eval`], with a column or field path borrowed from `row` instead of
+/// copied (for a caller that only reads the value).
+pub fn eval_borrowed<'r>(
+    expr: &ScalarExpr,
+    row: &'r Row,
+    ctx: &EvalContext,
+) -> Result<std::borrow::Cow<'r, Value>, EvalError> {
+    if let Some(Some(found)) = path_in(expr, row) {
+        return Ok(std::borrow::Cow::Borrowed(found));
+    }
+    eval(expr, row, ctx).map(std::borrow::Cow::Owned)
+}
+
 /// Evaluates `expr` over `row`.
 pub fn eval(expr: &ScalarExpr, row: &Row, ctx: &EvalContext) -> Result<Value, EvalError> {
     Ok(match expr {
@@ -384,8 +397,6 @@ fn negate_if(value: Value, negated: bool) -> Result<Value, EvalError> {
     }
 }
 
-/// `base.name`: a record field (case-insensitive), or an array element
-/// when `name` is a number (`arr.[0]`); NULL when absent.
 /// The value a column path (`a.b.c`) names in `row`, borrowed, so the
 /// records it passes through are not copied: `Some(None)` when the path
 /// leads nowhere, `None` when `expr` is not a column path.
@@ -401,6 +412,8 @@ fn path_in<'r>(expr: &ScalarExpr, row: &'r Row) -> Option<Option<&'r Value>> {
     }
 }
 
+/// `base.name`: a record field (case-insensitive), or an array element
+/// when `name` is a number (`arr.[0]`); NULL when absent.
 fn field(base: Value, name: &str) -> Value {
     match base {
         Value::Record(record) => record.get(name).cloned().unwrap_or(Value::Null),

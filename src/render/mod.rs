@@ -178,9 +178,10 @@ impl<'scope> Renderer<'_, 'scope> {
             Rel::Project { input, items, .. } => {
                 let rows = self.render_rel(input, mode);
                 let items = items.clone();
+                let distinct = distinct_columns(&items);
                 let name = rel.operator_name(self.plan, self.text);
                 self.fallible(rows, name, move |row, ctx| {
-                    project(&items, row, ctx).map(Some)
+                    project(&items, distinct, row, ctx).map(Some)
                 })
             }
             Rel::Aggregate {
@@ -1038,10 +1039,21 @@ impl AggregateLayout {
 /// Computes a SELECT list over one row. Columns are added left to right
 /// and the first column of a name wins: a `*` expansion skips names already
 /// projected to its left, and later ones skip names it produced (§1 SELECT).
-fn project(items: &[ProjectItem], row: &Row, ctx: &EvalContext) -> Result<Row, EvalError> {
+///
+/// `distinct` says the items are columns with distinct names (see
+/// [`distinct_columns`]), so no name needs checking.
+fn project(
+    items: &[ProjectItem],
+    distinct: bool,
+    row: &Row,
+    ctx: &EvalContext,
+) -> Result<Row, EvalError> {
     let mut out = Record::with_capacity(items.len().max(row.len()));
     for item in items {
         match item {
+            ProjectItem::Column { name, expr } if distinct => {
+                out.push_unchecked(name.clone(), eval(expr, row, ctx)?);
+            }
             ProjectItem::Column { name, expr } => {
                 out.push_if_absent(name.clone(), eval(expr, row, ctx)?);
             }
@@ -1073,6 +1085,22 @@ fn project(items: &[ProjectItem], row: &Row, ctx: &EvalContext) -> Result<Row, E
         out.set(Name::from(ARRIVAL_COLUMN), position.clone());
     }
     Ok(out)
+}
+
+/// True when every item is a column and no two names are equal
+/// (case-insensitively): the projection's names need no checking per row.
+fn distinct_columns(items: &[ProjectItem]) -> bool {
+    let mut names = Vec::with_capacity(items.len());
+    for item in items {
+        let ProjectItem::Column { name, .. } = item else {
+            return false;
+        };
+        if names.iter().any(|n: &&Name| n.eq_ignore_ascii_case(name)) {
+            return false;
+        }
+        names.push(name);
+    }
+    true
 }
 
 /// A row without the engine's hidden columns: what `*`, `LAG(*)` and the

@@ -21,10 +21,11 @@
 //! - A group whose events consolidate to nothing gives no row, as in the
 //!   reduction.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
+use hashbrown::HashMap;
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
@@ -47,8 +48,10 @@ pub type Computed = (
 /// A group's folds and its kept events, consolidated.
 type Consolidated = (Vec<IntegerFold>, Vec<(Vec<Value>, isize)>);
 
-/// The open groups of one window end, by group key and window member.
-type Groups = HashMap<(Vec<Value>, u32), Group, FixedState>;
+/// The open groups of one window end, by group key, then window member
+/// (one for a single window). A `hashbrown` map, so that an event finds its
+/// group by borrowed key values and only a new group copies them.
+type Groups = HashMap<Vec<Value>, Vec<(u32, Group)>, FixedState>;
 
 /// The events of one group: folded into per-aggregate summaries where the
 /// layout allows (COUNT, SUM, AVG of bigints: see
@@ -63,12 +66,22 @@ struct Group {
 }
 
 impl Group {
-    fn push(&mut self, layout: &AggregateLayout, slots: Vec<Value>, diff: isize) {
-        if layout.fold(&mut self.folds, &slots, diff) {
-            return;
-        }
+    /// Folds the event in when the layout allows (see
+    /// [`AggregateLayout::fold`]); false when it must be kept.
+    fn fold(&mut self, layout: &AggregateLayout, slots: &[Value], diff: isize) -> bool {
+        layout.fold(&mut self.folds, slots, diff)
+    }
+
+    fn keep(&mut self, slots: Vec<Value>, diff: isize) {
         self.mixed |= diff != 1;
         self.events.push((slots, diff));
+    }
+
+    #[cfg(test)]
+    fn push(&mut self, layout: &AggregateLayout, slots: Vec<Value>, diff: isize) {
+        if !self.fold(layout, &slots, diff) {
+            self.keep(slots, diff);
+        }
     }
 
     /// The folds, and the kept events as the reduction sees them: distinct
@@ -134,14 +147,20 @@ pub fn aggregate_at_window_ends<'scope>(
                 let groups = entry.remove();
                 let stamp = held.try_delayed(&end).unwrap_or_else(|| held.clone());
                 let mut session = output.session(&stamp);
-                for ((keys, member), group) in groups {
-                    let Some((folds, events)) = group.consolidated() else {
-                        continue;
-                    };
-                    let refs: Vec<(&Vec<Value>, isize)> =
-                        events.iter().map(|(slots, diff)| (slots, *diff)).collect();
-                    let result = layout.compute_onto(&folds, &refs);
-                    session.give((((keys, end, member), result), end, 1));
+                for (keys, members) in groups {
+                    let last = members.len().saturating_sub(1);
+                    let mut keys = Some(keys);
+                    for (i, (member, group)) in members.into_iter().enumerate() {
+                        let Some((folds, events)) = group.consolidated() else {
+                            continue;
+                        };
+                        let refs: Vec<(&Vec<Value>, isize)> =
+                            events.iter().map(|(slots, diff)| (slots, *diff)).collect();
+                        let result = layout.compute_onto(&folds, &refs);
+                        let keys = if i == last { keys.take() } else { keys.clone() };
+                        let keys = keys.unwrap_or_default();
+                        session.give((((keys, end, member), result), end, 1));
+                    }
                 }
             }
             match frontier.frontier().first() {
@@ -179,21 +198,36 @@ fn file_event(
         });
     }
     let last = ends.len().saturating_sub(1);
-    let mut keys = Some(keys);
     let mut slots = Some(slots);
     for (i, &(end, member)) in ends.iter().enumerate() {
-        // The last window takes the event's own vectors; the others clone.
-        let (k, s) = if i == last {
-            (keys.take(), slots.take())
-        } else {
-            (keys.clone(), slots.clone())
+        let members = open
+            .entry(end)
+            .or_default()
+            .entry_ref(keys.as_slice())
+            .or_default();
+        let group = match members.iter().position(|(m, _)| *m == member) {
+            Some(at) => &mut members[at].1,
+            None => {
+                let at = members.len();
+                members.push((member, Group::default()));
+                &mut members[at].1
+            }
         };
-        let (Some(k), Some(s)) = (k, s) else { continue };
-        open.entry(end)
-            .or_default()
-            .entry((k, member))
-            .or_default()
-            .push(layout, s, diff);
+        let Some(event_slots) = slots.as_deref() else {
+            continue;
+        };
+        if group.fold(layout, event_slots, diff) {
+            continue;
+        }
+        // A kept event: the last window takes the event's own slots.
+        let kept = if i == last {
+            slots.take()
+        } else {
+            slots.clone()
+        };
+        if let Some(kept) = kept {
+            group.keep(kept, diff);
+        }
     }
 }
 
