@@ -192,6 +192,17 @@ enum SourceKind {
     },
 }
 
+impl SourceKind {
+    /// True when each of `peers` workers reads a share of the source, so
+    /// its rows need no spreading over the workers.
+    fn read_by_every_worker(&self, peers: usize) -> bool {
+        match self {
+            SourceKind::File { split, .. } | SourceKind::Generated { split, .. } => *split,
+            SourceKind::Kafka { partitions, .. } => partitions.len() >= peers,
+        }
+    }
+}
+
 /// Where dead letters go: JSON lines (a file or standard error) or a topic.
 enum DeadLetters {
     Lines(JsonLinesWriter),
@@ -771,11 +782,17 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
             sessions.push(session);
             collections.push(collection);
         }
+        let read_in_parallel: Vec<bool> = shared
+            .sources
+            .iter()
+            .map(|setup| setup.kind.read_by_every_worker(peers))
+            .collect();
         let rendered = render(
             scope,
             &shared.plan,
             &shared.query_text,
             collections,
+            &read_in_parallel,
             &shared.modes,
         );
         for (output_index, rows) in rendered.outputs.into_iter().enumerate() {

@@ -228,7 +228,7 @@ impl Driven {
                 })
                 .collect();
             let modes = vec![EmitMode::Changes; plan.outputs.len()];
-            let rendered = render(scope, plan, QUERY, sources, &modes);
+            let rendered = render(scope, plan, QUERY, sources, &[], &modes);
             for (rows, net) in rendered.outputs.into_iter().zip(&nets) {
                 let net = Rc::clone(net);
                 let updates = Rc::clone(&updates);

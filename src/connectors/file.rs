@@ -51,7 +51,9 @@ enum ReaderKind {
     JsonLines {
         lines: Box<dyn BufRead + Send>,
         line_no: usize,
-        buffer: String,
+        /// The current line as bytes: a line another worker owns is
+        /// skipped without checking its text.
+        buffer: Vec<u8>,
     },
     JsonArray {
         items: std::vec::IntoIter<(usize, serde_json::Value)>,
@@ -98,7 +100,7 @@ impl EventReader {
                     ReaderKind::JsonLines {
                         lines: Box::new(buffered),
                         line_no: 0,
-                        buffer: String::new(),
+                        buffer: Vec::new(),
                     }
                 }
             }
@@ -160,20 +162,27 @@ impl EventReader {
                 buffer,
             } => loop {
                 buffer.clear();
-                if lines.read_line(buffer)? == 0 {
+                if lines.read_until(b'\n', buffer)? == 0 {
                     self.inner = ReaderKind::Done;
                     return Ok(None);
                 }
                 *line_no += 1;
-                let text = buffer.trim();
-                if text.is_empty() {
+                if buffer.trim_ascii().is_empty() {
                     continue;
                 }
                 self.seen += 1;
                 if !self.part.owns(self.seen - 1) {
                     continue;
                 }
-                break decode_json_object(text, *line_no, bool_as_bit);
+                break match std::str::from_utf8(buffer) {
+                    Ok(text) => decode_json_object(text.trim(), *line_no, bool_as_bit),
+                    Err(e) => Err(BadEvent {
+                        position: format!("line {line_no}"),
+                        reason: reasons::INVALID_DATA,
+                        message: format!("the line is not UTF-8 text: {e}"),
+                        raw: truncate_raw(&String::from_utf8_lossy(buffer)),
+                    }),
+                };
             },
             ReaderKind::JsonArray { items } => match items.find(|(i, _)| self.part.owns(*i)) {
                 None => {
@@ -461,6 +470,26 @@ mod tests {
             .message
             .contains("expected a JSON object"));
         assert!(items[3].is_ok());
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_a_bad_event_and_reading_goes_on() {
+        let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(
+            b"{\"a\":1}\n{\"a\":\"\xff\"}\n{\"a\":3}\n".to_vec(),
+        ));
+        let mut reader = EventReader::from_reader(raw, Format::Json, OPTS).expect("opens");
+        let mut items = Vec::new();
+        while let Some(item) = reader.next_event().expect("reads") {
+            items.push(item);
+        }
+        assert_eq!(items.len(), 3);
+        let bad = items[1].as_ref().expect_err("bad");
+        assert_eq!(bad.position, "line 2");
+        assert!(bad.message.contains("not UTF-8"), "{}", bad.message);
+        assert_eq!(
+            items[2].as_ref().expect("ok").get("a"),
+            Some(&Value::Bigint(3))
+        );
     }
 
     #[test]

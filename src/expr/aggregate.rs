@@ -194,7 +194,7 @@ pub fn compute(kind: &AggregateKind, inputs: &[AggregateInput<'_>]) -> Result<Va
 /// the bigint sum as one term; see [`Numbers::float_sum`]). A retraction
 /// folds in with its negative multiplicity, which is what consolidating
 /// the rows first would give.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IntegerFold {
     /// Net multiplicity of the folded rows.
     pub rows: i64,
@@ -239,6 +239,13 @@ impl IntegerFold {
         if let Value::Bigint(i) = value {
             self.sum = self.sum.saturating_add(i128::from(*i) * i128::from(diff));
         }
+    }
+
+    /// Adds the rows another fold summarises.
+    pub fn merge(&mut self, other: &IntegerFold) {
+        self.rows = self.rows.saturating_add(other.rows);
+        self.non_null = self.non_null.saturating_add(other.non_null);
+        self.sum = self.sum.saturating_add(other.sum);
     }
 
     /// True when nothing (net) is folded.

@@ -7,8 +7,10 @@
 //! [`Failure`]s, and all failures flow to one stream that the runtime
 //! writes to the job's error output (ASA-SEMANTICS.md §9).
 //!
-//! Source rows are spread over the workers round-robin, so the stateless
-//! operators run in parallel; steps are rendered once and shared by every
+//! Rows of a source that one worker reads (standard input, a topic with
+//! fewer partitions than workers) are spread over the workers round-robin,
+//! so the stateless operators run in parallel; a source every worker reads
+//! a share of stays where it was read. Steps are rendered once and shared by every
 //! reader. Operators are named after the plan node and its place in the
 //! query (`Filter@3:7`), which is what `eddy explain` prints too.
 //!
@@ -79,12 +81,21 @@ pub fn render<'scope>(
     plan: &Plan,
     query_text: &str,
     sources: Vec<Rows<'scope>>,
+    read_in_parallel: &[bool],
     modes: &[EmitMode],
 ) -> Rendered<'scope> {
+    let sources = sources
+        .into_iter()
+        .enumerate()
+        .map(|(i, rows)| match read_in_parallel.get(i) {
+            Some(true) => rows,
+            _ => spread(rows),
+        })
+        .collect();
     let mut renderer = Renderer {
         plan,
         text: query_text,
-        sources: sources.into_iter().map(spread).collect(),
+        sources,
         steps: HashMap::new(),
         failures: Vec::new(),
     };

@@ -27,7 +27,7 @@ use std::hash::BuildHasher;
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
 
-use timely::dataflow::channels::pact::Exchange;
+use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
 use timely::dataflow::operators::generic::Operator;
 use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
@@ -57,7 +57,7 @@ type Groups = HashMap<Vec<Value>, Vec<(u32, Group)>, FixedState>;
 /// layout allows (COUNT, SUM, AVG of bigints: see
 /// [`AggregateLayout::fold`]), else kept as argument slots with their
 /// multiplicities.
-#[derive(Default)]
+#[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Group {
     folds: Vec<IntegerFold>,
     events: Vec<(Vec<Value>, isize)>,
@@ -75,6 +75,19 @@ impl Group {
     fn keep(&mut self, slots: Vec<Value>, diff: isize) {
         self.mixed |= diff != 1;
         self.events.push((slots, diff));
+    }
+
+    /// Adds another worker's part of the same group.
+    fn merge(&mut self, other: Group) {
+        if self.folds.is_empty() {
+            self.folds = other.folds;
+        } else {
+            for (fold, theirs) in self.folds.iter_mut().zip(&other.folds) {
+                fold.merge(theirs);
+            }
+        }
+        self.mixed |= other.mixed;
+        self.events.extend(other.events);
     }
 
     #[cfg(test)]
@@ -110,18 +123,101 @@ pub fn applies(windows: &[(Option<String>, WindowPlan)], mode: EmitMode) -> bool
 /// Aggregates `events` (group key values and argument slots, at event
 /// time) per window of `windows` and emits each group's result at its
 /// window end; see the module documentation.
+///
+/// With several workers and aggregates that fold (COUNT, SUM, AVG), each
+/// worker first folds its own events per group and window and sends one
+/// partial group per window end to the group's worker, which merges the
+/// partials and computes: far fewer updates cross workers (or processes)
+/// than events. Otherwise every event goes to its group's worker.
 pub fn aggregate_at_window_ends<'scope>(
     events: Stream<'scope, Time, Vec<(Keyed, Time, isize)>>,
     name: &str,
     windows: Vec<(Option<String>, WindowPlan)>,
     layout: AggregateLayout,
 ) -> Stream<'scope, Time, Vec<Computed>> {
-    // A fixed seed: every process routes a key to the same worker.
-    let route = |update: &(Keyed, Time, isize)| FixedState::with_seed(0).hash_one(&update.0 .0);
-    events.unary_frontier(Exchange::new(route), name, move |_initial, _info| {
+    let two_phase = layout.foldable && events.scope().peers() > 1;
+    let compute_layout = layout.clone();
+    let compute = move |end: Time, groups: Groups, out: &mut Vec<Computed>| {
+        for (keys, members) in groups {
+            let last = members.len().saturating_sub(1);
+            let mut keys = Some(keys);
+            for (i, (member, group)) in members.into_iter().enumerate() {
+                let Some((folds, events)) = group.consolidated() else {
+                    continue;
+                };
+                let refs: Vec<(&Vec<Value>, isize)> =
+                    events.iter().map(|(slots, diff)| (slots, *diff)).collect();
+                let result = compute_layout.compute_onto(&folds, &refs);
+                let keys = if i == last { keys.take() } else { keys.clone() };
+                out.push((((keys.unwrap_or_default(), end, member), result), end, 1));
+            }
+        }
+    };
+    let mut ends = Vec::new();
+    let file = move |open: &mut BTreeMap<Time, Groups>,
+                     (event, time, diff): (Keyed, Time, isize)| {
+        file_event(open, &windows, &layout, &mut ends, event, time, diff);
+    };
+    if !two_phase {
+        let route = |update: &(Keyed, Time, isize)| route_keys(&update.0 .0);
+        return at_window_ends(events, Exchange::new(route), name, file, compute);
+    }
+    // Phase one, on each worker's own events: partial groups at each end.
+    let partials = at_window_ends(
+        events,
+        Pipeline,
+        &format!("{name} (fold locally)"),
+        file,
+        |end: Time, groups: Groups, out: &mut Vec<Partial>| {
+            for (keys, members) in groups {
+                out.push(((keys, members), end, 1));
+            }
+        },
+    );
+    // Phase two, on the group's worker: merge the partials, then compute.
+    let route = |partial: &Partial| route_keys(&partial.0 .0);
+    let merge = |open: &mut BTreeMap<Time, Groups>, ((keys, members), end, _): Partial| {
+        let mine = open.entry(end).or_default().entry(keys).or_default();
+        for (member, group) in members {
+            match mine.iter_mut().find(|(m, _)| *m == member) {
+                Some((_, held)) => held.merge(group),
+                None => mine.push((member, group)),
+            }
+        }
+    };
+    at_window_ends(partials, Exchange::new(route), name, merge, compute)
+}
+
+/// One worker's groups of one key at one window end (phase one of
+/// [`aggregate_at_window_ends`]), at the window end.
+type Partial = ((Vec<Value>, Vec<(u32, Group)>), Time, isize);
+
+/// The worker a group's key values belong to. A fixed seed: every process
+/// routes a key to the same worker.
+fn route_keys(keys: &[Value]) -> u64 {
+    FixedState::with_seed(0).hash_one(keys)
+}
+
+/// An operator that files its input into groups per window end (`file`)
+/// and, once the input frontier has passed an end, turns that end's groups
+/// into output at the end (`close`). It holds one capability, at the least
+/// time it may still emit at.
+fn at_window_ends<'scope, D, O, P>(
+    input: Stream<'scope, Time, Vec<D>>,
+    pact: P,
+    name: &str,
+    mut file: impl FnMut(&mut BTreeMap<Time, Groups>, D) + 'static,
+    mut close: impl FnMut(Time, Groups, &mut Vec<O>) + 'static,
+) -> Stream<'scope, Time, Vec<O>>
+where
+    D: Clone + 'static,
+    O: Clone + 'static,
+    P: ParallelizationContract<Time, Vec<D>>,
+{
+    input.unary_frontier(pact, name, move |_initial, _info| {
         let mut open: BTreeMap<Time, Groups> = BTreeMap::new();
         let mut capability: Option<Capability<Time>> = None;
-        let mut ends = Vec::new();
+        let mut closed = Vec::new();
         move |(input, frontier), output| {
             input.for_each_stamp(|stamp, batches| {
                 if let Some(retained) = stamp.retain_least(output.output_index()) {
@@ -131,8 +227,8 @@ pub fn aggregate_at_window_ends<'scope>(
                     }
                 }
                 for batch in batches {
-                    for (event, time, diff) in batch.drain(..) {
-                        file_event(&mut open, &windows, &layout, &mut ends, event, time, diff);
+                    for item in batch.drain(..) {
+                        file(&mut open, item);
                     }
                 }
             });
@@ -146,22 +242,8 @@ pub fn aggregate_at_window_ends<'scope>(
                 }
                 let groups = entry.remove();
                 let stamp = held.try_delayed(&end).unwrap_or_else(|| held.clone());
-                let mut session = output.session(&stamp);
-                for (keys, members) in groups {
-                    let last = members.len().saturating_sub(1);
-                    let mut keys = Some(keys);
-                    for (i, (member, group)) in members.into_iter().enumerate() {
-                        let Some((folds, events)) = group.consolidated() else {
-                            continue;
-                        };
-                        let refs: Vec<(&Vec<Value>, isize)> =
-                            events.iter().map(|(slots, diff)| (slots, *diff)).collect();
-                        let result = layout.compute_onto(&folds, &refs);
-                        let keys = if i == last { keys.take() } else { keys.clone() };
-                        let keys = keys.unwrap_or_default();
-                        session.give((((keys, end, member), result), end, 1));
-                    }
-                }
+                close(end, groups, &mut closed);
+                output.session(&stamp).give_iterator(closed.drain(..));
             }
             match frontier.frontier().first() {
                 Some(t) => {
