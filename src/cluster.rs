@@ -7,9 +7,11 @@
 //! dataflow starts, and from then on the workers of all processes form one
 //! computation.
 //!
-//! Timely itself waits for its peers forever (it retries a refused
-//! connection every second) and panics in a communication thread when a
-//! peer's connection breaks. [`watch_connect`] puts a bound on the wait;
+//! The processes connect with [`connect_peers`] and hand the sockets to
+//! timely: timely's own connection code polls for its peers once a second,
+//! which adds up to a second to every start. The wait has no bound of its
+//! own, and timely panics in a communication thread when a peer's
+//! connection breaks. [`watch_connect`] puts a bound on the wait;
 //! the command line turns a communication panic into a clear error (see
 //! `src/cli/cluster.rs`).
 
@@ -208,26 +210,91 @@ fn check_address(address: &str) -> Result<(), &'static str> {
     }
 }
 
-/// The timely configuration for `workers` threads in this process: a
-/// single-process configuration without a cluster (or with one process),
-/// otherwise a cluster with this process's index and every process's
-/// address. Connection reports are off; `timely::execute` builds the
-/// cluster with timely's default hooks, whose `log_fn` logs nothing.
-pub fn timely_config(workers: usize, membership: Option<&Membership>) -> timely::Config {
-    let workers = workers.max(1);
-    match membership {
-        Some(m) if m.processes > 1 => timely::Config {
-            communication: timely::CommunicationConfig::Cluster {
-                threads: workers,
-                process: m.process,
-                addresses: m.hosts.clone(),
-                report: false,
-                zerocopy: false,
-            },
-            worker: timely::WorkerConfig::default(),
-        },
-        _ => timely::Config::process(workers),
+/// How often a process looks again for a peer that is not there yet.
+const CONNECT_POLL: Duration = Duration::from_millis(10);
+
+/// Connects this process to every other process of the cluster: it listens
+/// on its own address, connects to every process before it (sending its
+/// index), and accepts every process after it (reading theirs). Every
+/// process binds before it connects, so the processes can start in any
+/// order. The result has one socket per process, `None` for this one, as
+/// timely's `initialize_networking_from_sockets` takes them. Waits for its
+/// peers without a bound ([`watch_connect`] bounds it).
+pub fn connect_peers(m: &Membership) -> io::Result<Vec<Option<std::net::TcpStream>>> {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind(&m.hosts[m.process])?;
+    listener.set_nonblocking(true)?;
+    let mut sockets: Vec<Option<TcpStream>> = (0..m.processes).map(|_| None).collect();
+    for (index, address) in m.hosts.iter().enumerate().take(m.process) {
+        let mut stream = loop {
+            match TcpStream::connect(address) {
+                Ok(stream) => break stream,
+                Err(_) => std::thread::sleep(CONNECT_POLL),
+            }
+        };
+        stream.set_nodelay(true)?;
+        stream.write_all(&(m.process as u64).to_be_bytes())?;
+        sockets[index] = Some(stream);
     }
+    let mut missing = m.processes - m.process - 1;
+    while missing > 0 {
+        match listener.accept() {
+            Ok((mut stream, _)) => {
+                stream.set_nonblocking(false)?;
+                stream.set_nodelay(true)?;
+                let mut index = [0u8; 8];
+                stream.read_exact(&mut index)?;
+                let index = u64::from_be_bytes(index) as usize;
+                match sockets.get_mut(index) {
+                    Some(slot @ None) if index > m.process => {
+                        *slot = Some(stream);
+                        missing -= 1;
+                    }
+                    _ => {
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!(
+                                "process {}: a peer introduced itself as process {index}, \
+                                 which is not one that connects here",
+                                m.process
+                            ),
+                        ))
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => std::thread::sleep(CONNECT_POLL),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(sockets)
+}
+
+/// Timely's allocators for `workers` threads in a process of cluster `m`,
+/// over the sockets of [`connect_peers`], and the guard that keeps the
+/// communication threads running.
+pub fn cluster_allocators(
+    workers: usize,
+    m: &Membership,
+    sockets: Vec<Option<std::net::TcpStream>>,
+) -> io::Result<(
+    Vec<timely::communication::AllocatorBuilder>,
+    Box<dyn std::any::Any + Send>,
+)> {
+    use timely::communication::allocator::zero_copy::initialize::initialize_networking_from_sockets;
+    use timely::communication::allocator::ProcessBuilder;
+    let hooks = timely::communication::Hooks::default();
+    let process =
+        ProcessBuilder::new_typed_vector(workers, hooks.refill.clone(), hooks.spill.clone());
+    let (builders, guard) =
+        initialize_networking_from_sockets(process, sockets, m.process, workers, hooks)?;
+    Ok((
+        builders
+            .into_iter()
+            .map(timely::communication::AllocatorBuilder::Tcp)
+            .collect(),
+        Box::new(guard),
+    ))
 }
 
 /// Whether timely has connected this process to its peers: its network
@@ -352,30 +419,48 @@ mod tests {
     }
 
     #[test]
-    fn timely_config_is_a_cluster_only_for_several_processes() {
-        let single = timely_config(3, None);
-        assert!(matches!(
-            single.communication,
-            timely::CommunicationConfig::Process(3)
-        ));
-        let m = Membership {
-            processes: 2,
-            process: 1,
-            hosts: vec!["127.0.0.1:2101".into(), "127.0.0.1:2102".into()],
-        };
-        match timely_config(2, Some(&m)).communication {
-            timely::CommunicationConfig::Cluster {
-                threads,
-                process,
-                addresses,
-                report,
-                zerocopy,
-            } => {
-                assert_eq!((threads, process), (2, 1));
-                assert_eq!(addresses, m.hosts);
-                assert!(!report && !zerocopy);
-            }
-            other => panic!("expected a cluster, got {other:?}"),
+    fn processes_started_in_any_order_connect_every_pair() {
+        use std::io::{Read, Write};
+        // Free ports: bound by the system, then released for the test.
+        let hosts: Vec<String> = (0..3)
+            .map(|_| {
+                let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+                probe.local_addr().expect("address").to_string()
+            })
+            .collect();
+        // The last process starts first: the others connect to it or wait.
+        let handles: Vec<_> = (0..3)
+            .rev()
+            .map(|process| {
+                let m = Membership {
+                    processes: 3,
+                    process,
+                    hosts: hosts.clone(),
+                };
+                std::thread::spawn(move || {
+                    let mut sockets = connect_peers(&m).expect("connects");
+                    assert!(sockets[process].is_none());
+                    // Each process greets every other one with its index.
+                    for socket in sockets.iter_mut().flatten() {
+                        socket.write_all(&[process as u8]).expect("writes");
+                    }
+                    let mut heard = Vec::new();
+                    for (peer, socket) in sockets.iter_mut().enumerate() {
+                        if let Some(socket) = socket {
+                            let mut byte = [0u8];
+                            socket.read_exact(&mut byte).expect("reads");
+                            heard.push((peer, byte[0] as usize));
+                        }
+                    }
+                    (process, heard)
+                })
+            })
+            .collect();
+        for handle in handles {
+            let (process, heard) = handle.join().expect("no panic");
+            let others: Vec<(usize, usize)> =
+                (0..3).filter(|p| *p != process).map(|p| (p, p)).collect();
+            assert_eq!(heard, others, "process {process}");
         }
     }
 }

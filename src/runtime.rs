@@ -396,12 +396,23 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
     let workers = options.workers.max(1);
 
     let worker_shared = Arc::clone(&shared);
-    let config = crate::cluster::timely_config(workers, options.cluster.as_ref());
-    let guards = timely::execute(config, move |worker| {
+    let work = move |worker: &mut timely::worker::Worker| {
         let shared = Arc::clone(&worker_shared);
         run_worker(worker, &shared);
         shared.finished_workers.fetch_add(1, Ordering::SeqCst);
-    })
+    };
+    let guards = match options.cluster.as_ref().filter(|m| m.processes > 1) {
+        // A cluster: connected by Eddy (see `cluster::connect_peers`).
+        Some(membership) => {
+            let connected = crate::cluster::connect_peers(membership).and_then(|sockets| {
+                crate::cluster::cluster_allocators(workers, membership, sockets)
+            });
+            let (builders, guard) = connected
+                .map_err(|e| RunError::Worker(format!("failed to connect the cluster: {e}")))?;
+            timely::execute::execute_from(builders, guard, timely::WorkerConfig::default(), work)
+        }
+        None => timely::execute(timely::Config::process(workers), work),
+    }
     .map_err(RunError::Worker)?;
 
     let show_progress = options.progress && io::stderr().is_terminal();
