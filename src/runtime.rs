@@ -409,9 +409,15 @@ pub fn run(job: &JobConfig, plan: Plan, options: &RunOptions) -> Result<Summary,
             });
             let (builders, guard) = connected
                 .map_err(|e| RunError::Worker(format!("failed to connect the cluster: {e}")))?;
-            timely::execute::execute_from(builders, guard, timely::WorkerConfig::default(), work)
+            timely::execute::execute_from(builders, guard, worker_config(), work)
         }
-        None => timely::execute(timely::Config::process(workers), work),
+        None => timely::execute(
+            timely::Config {
+                communication: timely::CommunicationConfig::Process(workers),
+                worker: worker_config(),
+            },
+            work,
+        ),
     }
     .map_err(RunError::Worker)?;
 
@@ -760,6 +766,22 @@ fn result_sink<'scope>(
             }
         },
     )
+}
+
+/// Merge effort an idle arrangement spends per scheduling (differential's
+/// `idle_merge_effort`): arrangements finish the merging their batches
+/// defer while the job waits for events, instead of leaving it to the
+/// next change, whose update would then wait for it.
+const IDLE_MERGE_EFFORT: isize = 1_000;
+
+/// Every worker's configuration: differential's idle merging on.
+pub fn worker_config() -> timely::WorkerConfig {
+    let mut config = timely::WorkerConfig::default();
+    differential_dataflow::configure(
+        &mut config,
+        &differential_dataflow::Config::default().idle_merge_effort(Some(IDLE_MERGE_EFFORT)),
+    );
+    config
 }
 
 fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {

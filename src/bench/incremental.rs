@@ -63,6 +63,10 @@ const TOLERANCE: i64 = 10_000_000;
 /// Events fed between two waits for the dataflow to catch up.
 const CHUNK: u64 = 100_000;
 
+/// At most this many steps of catching up after the load (see
+/// [`Driven::idle`]).
+const IDLE_STEPS: usize = 100_000;
+
 /// One timed change.
 #[derive(Clone, Debug)]
 pub struct Update {
@@ -280,6 +284,19 @@ impl Driven {
         self.settle(worker, until);
     }
 
+    /// Steps the worker until no operator has work scheduled: the deferred
+    /// merging of the arrangements that loading left, which a live job
+    /// does while it waits for events (bounded by `limit`, in steps).
+    fn idle(&mut self, worker: &mut timely::worker::Worker, limit: usize) {
+        for _ in 0..limit {
+            let pending = worker.activations().borrow().empty_for();
+            if pending != Some(std::time::Duration::ZERO) {
+                return;
+            }
+            worker.step();
+        }
+    }
+
     fn apply(&mut self, change: &Change) {
         for (row, diff) in &change.input {
             self.input.update_at(row.clone(), change.time, *diff);
@@ -297,7 +314,11 @@ impl Driven {
 /// Measures one size; see the module documentation.
 pub fn measure(events: u64) -> Result<Measured, String> {
     let plan = plan()?;
-    Ok(timely::execute_directly(move |worker| {
+    let config = timely::Config {
+        communication: timely::CommunicationConfig::Thread,
+        worker: crate::runtime::worker_config(),
+    };
+    let guards = timely::execute(config, move |worker| {
         let base = base_ticks();
         let (watermark, changes) = changes(events, base);
 
@@ -305,6 +326,7 @@ pub fn measure(events: u64) -> Result<Measured, String> {
         let started = Instant::now();
         driven.load(worker, events, base, watermark);
         let load_seconds = started.elapsed().as_secs_f64();
+        driven.idle(worker, IDLE_STEPS);
         let mut updates = Vec::new();
         for change in &changes {
             let before = driven.updates.get();
@@ -336,7 +358,11 @@ pub fn measure(events: u64) -> Result<Measured, String> {
             recompute_seconds,
             equal,
         }
-    }))
+    })?;
+    guards
+        .join()
+        .pop()
+        .ok_or_else(|| "the benchmark's worker gave no result".to_string())?
 }
 
 #[cfg(test)]
