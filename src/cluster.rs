@@ -223,7 +223,13 @@ const CONNECT_POLL: Duration = Duration::from_millis(10);
 pub fn connect_peers(m: &Membership) -> io::Result<Vec<Option<std::net::TcpStream>>> {
     use std::io::{Read, Write};
     use std::net::{TcpListener, TcpStream};
-    let listener = TcpListener::bind(&m.hosts[m.process])?;
+    let own = m.hosts.get(m.process).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("process {} has no address in the hosts list", m.process),
+        )
+    })?;
+    let listener = TcpListener::bind(own)?;
     listener.set_nonblocking(true)?;
     let mut sockets: Vec<Option<TcpStream>> = (0..m.processes).map(|_| None).collect();
     for (index, address) in m.hosts.iter().enumerate().take(m.process) {
@@ -237,7 +243,7 @@ pub fn connect_peers(m: &Membership) -> io::Result<Vec<Option<std::net::TcpStrea
         stream.write_all(&(m.process as u64).to_be_bytes())?;
         sockets[index] = Some(stream);
     }
-    let mut missing = m.processes - m.process - 1;
+    let mut missing = m.processes.saturating_sub(m.process + 1);
     while missing > 0 {
         match listener.accept() {
             Ok((mut stream, _)) => {
