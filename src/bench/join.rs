@@ -29,7 +29,7 @@ use std::process::{Command, ExitCode};
 use clap::Args;
 use foldhash::fast::FixedState;
 
-use super::{median, run_child, thousands, toml_string, OUT_OF_ORDER_SECONDS};
+use super::{job_toml, median, run_child, thousands, OUT_OF_ORDER_SECONDS};
 use crate::types::DateTime;
 
 /// The benchmark's join.
@@ -236,15 +236,7 @@ pub fn run(
                 .arg(&output);
         } else {
             let job = dir.join(format!("join-{tag}.toml"));
-            let text = format!(
-                "query = {}\n[event_ordering]\nout_of_order_seconds = {OUT_OF_ORDER_SECONDS}\n\
-                 [[inputs]]\nalias = \"Input\"\npath = {}\nformat = \"json\"\n\
-                 [[outputs]]\nalias = \"Out\"\npath = {}\n",
-                toml_string(&query),
-                toml_string(input),
-                toml_string(&output)
-            );
-            std::fs::write(&job, text)
+            std::fs::write(&job, job_toml(&query, input, &output))
                 .map_err(|e| format!("cannot write {}: {e}", job.display()))?;
             command
                 .arg("run")

@@ -22,7 +22,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Command;
 
-use super::{median, run_child, thousands, toml_string, OUT_OF_ORDER_SECONDS};
+use super::{job_toml, median, run_child, thousands, toml_string};
 
 /// One query of a pair.
 struct Variant {
@@ -135,16 +135,7 @@ fn write_job(dir: &Path, tag: &str, query: &str, input: &Path) -> Result<(), Str
     write(
         &format!("lang-{tag}.toml"),
         &format!(
-            "query = {}\n\
-             [event_ordering]\n\
-             out_of_order_seconds = {OUT_OF_ORDER_SECONDS}\n\
-             [[inputs]]\n\
-             alias = \"Input\"\n\
-             path = {}\n\
-             format = \"json\"\n\
-             [[outputs]]\n\
-             alias = \"Out\"\n\
-             path = {}\n\
+            "{}\
              [[functions]]\n\
              name = \"Inc\"\n\
              file = {}\n\
@@ -154,9 +145,11 @@ fn write_job(dir: &Path, tag: &str, query: &str, input: &Path) -> Result<(), Str
              kind = \"uda\"\n\
              file = {}\n\
              returns = \"bigint\"\n",
-            toml_string(&dir.join(format!("lang-{tag}.asaql"))),
-            toml_string(input),
-            toml_string(&dir.join(format!("lang-{tag}.jsonl"))),
+            job_toml(
+                &dir.join(format!("lang-{tag}.asaql")),
+                input,
+                &dir.join(format!("lang-{tag}.jsonl"))
+            ),
             toml_string(&dir.join("lang-inc.js")),
             toml_string(&dir.join("lang-sum.js")),
         ),

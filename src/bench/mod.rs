@@ -558,7 +558,16 @@ fn write_job(dir: &Path, kind: WindowKind, input: &Path, output: &Path) -> Resul
         |s| s.to_string_lossy().into_owned(),
     );
     let job = dir.join(format!("{stem}.toml"));
-    let text = format!(
+    std::fs::write(&job, job_toml(&query, input, output))
+        .map_err(|e| format!("cannot write {}: {e}", job.display()))?;
+    Ok(job)
+}
+
+/// The job file every benchmark run of Eddy uses: `query` over the JSON
+/// lines of `input` as `Input` (with the benchmark's out-of-order
+/// tolerance), writing `Out` to `output`.
+fn job_toml(query: &Path, input: &Path, output: &Path) -> String {
+    format!(
         "query = {}\n\
          [event_ordering]\n\
          out_of_order_seconds = {OUT_OF_ORDER_SECONDS}\n\
@@ -569,12 +578,10 @@ fn write_job(dir: &Path, kind: WindowKind, input: &Path, output: &Path) -> Resul
          [[outputs]]\n\
          alias = \"Out\"\n\
          path = {}\n",
-        toml_string(&query),
+        toml_string(query),
         toml_string(input),
         toml_string(output)
-    );
-    std::fs::write(&job, text).map_err(|e| format!("cannot write {}: {e}", job.display()))?;
-    Ok(job)
+    )
 }
 
 /// A path as a TOML basic string.
