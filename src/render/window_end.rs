@@ -12,6 +12,12 @@
 //! results are the reduction's insertions at the window end, byte for byte;
 //! state is the events of windows still open, released as they close.
 //!
+//! COUNT, SUM and AVG rows with bigint arguments are folded into running
+//! totals as they arrive ([`IntegerFold`]) rather than kept; with several
+//! workers each worker folds its own events first and sends one partial
+//! group per key and window end to the key's worker (see
+//! [`aggregate_at_window_ends`]).
+//!
 //! Changelog outputs, sliding windows and session windows keep the
 //! differential reduction: they need updates before a window's end.
 //!
