@@ -191,7 +191,7 @@ pub fn compute(kind: &AggregateKind, inputs: &[AggregateInput<'_>]) -> Result<Va
 /// NULL, summarised as they arrive instead of kept: for these aggregates
 /// such rows matter only through their total multiplicity, how many have a
 /// non-NULL argument and the exact sum of the arguments (a float sum adds
-/// the bigint sum as one term; see [`Numbers::float_sum`]). A retraction
+/// the bigint sum as one term; see `Numbers::float_sum`). A retraction
 /// folds in with its negative multiplicity, which is what consolidating
 /// the rows first would give.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
