@@ -19,6 +19,7 @@
 mod analytic;
 mod match_recognize;
 mod session;
+mod sliding;
 mod temporal_join;
 mod window_end;
 
@@ -379,6 +380,8 @@ impl<'scope> Renderer<'_, 'scope> {
         });
         let reduced = if window_end::applies(&members, mode) {
             window_end::aggregate_at_window_ends(evaluated.inner, &name, members.clone(), layout)
+        } else if sliding::applies(&members) {
+            sliding::aggregate_sliding(evaluated.inner, &name, members.clone(), layout)
         } else {
             reduce_in_differential(evaluated, &name, &members, mode, partition_len, layout)
         };

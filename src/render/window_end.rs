@@ -18,8 +18,9 @@
 //! group per key and window end to the key's worker (see
 //! [`aggregate_at_window_ends`]).
 //!
-//! Changelog outputs, sliding windows and session windows keep the
-//! differential reduction: they need updates before a window's end.
+//! Changelog outputs and session windows keep the differential reduction:
+//! they need updates before a window's end. Sliding windows have their own
+//! operator ([`super::sliding`]).
 //!
 //! # Contract
 //! - Every pending window end is at or after the held capability, so the
@@ -200,7 +201,7 @@ type Partial = ((Vec<Value>, Vec<(u32, Group)>), Time, isize);
 
 /// The worker a group's key values belong to. A fixed seed: every process
 /// routes a key to the same worker.
-fn route_keys(keys: &[Value]) -> u64 {
+pub(super) fn route_keys(keys: &[Value]) -> u64 {
     FixedState::with_seed(0).hash_one(keys)
 }
 
@@ -246,10 +247,12 @@ where
                 if frontier.less_equal(&end) {
                     break;
                 }
-                let groups = entry.remove();
-                let stamp = held.try_delayed(&end).unwrap_or_else(|| held.clone());
-                close(end, groups, &mut closed);
-                output.session(&stamp).give_iterator(closed.drain(..));
+                close(end, entry.remove(), &mut closed);
+            }
+            // One message for every end closed: each update carries its end
+            // as its time, at or after the held capability.
+            if !closed.is_empty() {
+                output.session(held).give_iterator(closed.drain(..));
             }
             match frontier.frontier().first() {
                 Some(t) => {
