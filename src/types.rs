@@ -403,6 +403,21 @@ impl Ord for Value {
     }
 }
 
+impl Value {
+    /// A summary of the value that orders as [`Value`]'s `Ord` does, as far
+    /// as it goes: when two prefixes differ, the values compare the same
+    /// way; when they are equal, only the values themselves can tell.
+    /// Numbers, times and bits are decided by it; other types only by rank.
+    pub fn order_prefix(&self) -> (u8, i64) {
+        match self {
+            Value::Bigint(i) => (self.rank(), *i),
+            Value::DateTime(DateTime(ticks)) => (self.rank(), *ticks),
+            Value::Bit(b) => (self.rank(), i64::from(*b)),
+            _ => (self.rank(), 0),
+        }
+    }
+}
+
 impl Hash for Value {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.rank().hash(state);
