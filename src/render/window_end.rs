@@ -55,10 +55,104 @@ pub type Computed = (
 /// A group's folds and its kept events, consolidated.
 type Consolidated = (Vec<IntegerFold>, Vec<(Vec<Value>, isize)>);
 
-/// The open groups of one window end, by group key, then window member
-/// (one for a single window). A `hashbrown` map, so that an event finds its
-/// group by borrowed key values and only a new group copies them.
-type Groups = HashMap<Vec<Value>, Vec<(u32, Group)>, FixedState>;
+/// The open groups of one window end, by group key id (see [`KeyIds`])
+/// and window member (0 for a single window).
+type Groups = HashMap<(u32, u32), Group, FixedState>;
+
+/// The group keys of the open windows, each held once under a small id. An
+/// event looks its key up once, however many windows it falls in, and the
+/// per-end tables ([`Groups`]) are keyed by ids: compact, and compared
+/// without reading key values.
+#[derive(Default)]
+struct KeyIds {
+    ids: HashMap<Vec<Value>, u32, FixedState>,
+    /// Per id: the key values and how many open groups use them.
+    keys: Vec<(Vec<Value>, usize)>,
+    free: Vec<u32>,
+}
+
+impl KeyIds {
+    /// The id of `keys`, new when no open group uses them.
+    fn id(&mut self, keys: &[Value]) -> u32 {
+        if let Some(&id) = self.ids.get(keys) {
+            return id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.keys[id as usize] = (keys.to_vec(), 0);
+                id
+            }
+            None => {
+                self.keys.push((keys.to_vec(), 0));
+                (self.keys.len() - 1) as u32
+            }
+        };
+        self.ids.insert(keys.to_vec(), id);
+        id
+    }
+
+    /// One more open group uses `id`.
+    fn hold(&mut self, id: u32) {
+        if let Some((_, uses)) = self.keys.get_mut(id as usize) {
+            *uses += 1;
+        }
+    }
+
+    /// One open group of `id` is done: its key values, moved out when it
+    /// was the last (the id is then free), else copied.
+    fn release(&mut self, id: u32) -> Vec<Value> {
+        let Some((values, uses)) = self.keys.get_mut(id as usize) else {
+            return Vec::new();
+        };
+        *uses = uses.saturating_sub(1);
+        if *uses > 0 {
+            return values.clone();
+        }
+        let values = std::mem::take(values);
+        self.ids.remove(values.as_slice());
+        self.free.push(id);
+        values
+    }
+
+    /// Frees `id` if no open group uses it.
+    fn forget_if_unused(&mut self, id: u32) {
+        if self
+            .keys
+            .get(id as usize)
+            .is_some_and(|(_, uses)| *uses == 0)
+        {
+            self.release(id);
+        }
+    }
+
+    /// Key values in use.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+}
+
+/// The open windows of one operator: groups per window end, and their keys.
+#[derive(Default)]
+struct Open {
+    ends: BTreeMap<Time, Groups>,
+    keys: KeyIds,
+}
+
+impl Open {
+    /// The group of `id` and `member` at `end`, made (holding the key) when new.
+    fn group(&mut self, end: Time, id: u32, member: u32) -> &mut Group {
+        let keys = &mut self.keys;
+        self.ends
+            .entry(end)
+            .or_default()
+            .entry((id, member))
+            .or_insert_with(|| {
+                keys.hold(id);
+                Group::default()
+            })
+    }
+}
 
 /// The events of one group: folded into per-aggregate summaries where the
 /// layout allows (COUNT, SUM, AVG of bigints: see
@@ -144,25 +238,20 @@ pub fn aggregate_at_window_ends<'scope>(
 ) -> Stream<'scope, Time, Vec<Computed>> {
     let two_phase = layout.foldable && events.scope().peers() > 1;
     let compute_layout = layout.clone();
-    let compute = move |end: Time, groups: Groups, out: &mut Vec<Computed>| {
-        for (keys, members) in groups {
-            let last = members.len().saturating_sub(1);
-            let mut keys = Some(keys);
-            for (i, (member, group)) in members.into_iter().enumerate() {
-                let Some((folds, events)) = group.consolidated() else {
-                    continue;
-                };
-                let refs: Vec<(&Vec<Value>, isize)> =
-                    events.iter().map(|(slots, diff)| (slots, *diff)).collect();
-                let result = compute_layout.compute_onto(&folds, &refs);
-                let keys = if i == last { keys.take() } else { keys.clone() };
-                out.push((((keys.unwrap_or_default(), end, member), result), end, 1));
-            }
+    let compute = move |end: Time, groups: Groups, keys: &mut KeyIds, out: &mut Vec<Computed>| {
+        for ((id, member), group) in groups {
+            let values = keys.release(id);
+            let Some((folds, events)) = group.consolidated() else {
+                continue;
+            };
+            let refs: Vec<(&Vec<Value>, isize)> =
+                events.iter().map(|(slots, diff)| (slots, *diff)).collect();
+            let result = compute_layout.compute_onto(&folds, &refs);
+            out.push((((values, end, member), result), end, 1));
         }
     };
     let mut ends = Vec::new();
-    let file = move |open: &mut BTreeMap<Time, Groups>,
-                     (event, time, diff): (Keyed, Time, isize)| {
+    let file = move |open: &mut Open, (event, time, diff): (Keyed, Time, isize)| {
         file_event(open, &windows, &layout, &mut ends, event, time, diff);
     };
     if !two_phase {
@@ -175,29 +264,24 @@ pub fn aggregate_at_window_ends<'scope>(
         Pipeline,
         &format!("{name} (fold locally)"),
         file,
-        |end: Time, groups: Groups, out: &mut Vec<Partial>| {
-            for (keys, members) in groups {
-                out.push(((keys, members), end, 1));
+        |end: Time, groups: Groups, keys: &mut KeyIds, out: &mut Vec<Partial>| {
+            for ((id, member), group) in groups {
+                out.push((((keys.release(id), member), group), end, 1));
             }
         },
     );
     // Phase two, on the group's worker: merge the partials, then compute.
-    let route = |partial: &Partial| route_keys(&partial.0 .0);
-    let merge = |open: &mut BTreeMap<Time, Groups>, ((keys, members), end, _): Partial| {
-        let mine = open.entry(end).or_default().entry(keys).or_default();
-        for (member, group) in members {
-            match mine.iter_mut().find(|(m, _)| *m == member) {
-                Some((_, held)) => held.merge(group),
-                None => mine.push((member, group)),
-            }
-        }
+    let route = |partial: &Partial| route_keys(&partial.0 .0 .0);
+    let merge = |open: &mut Open, (((values, member), group), end, _): Partial| {
+        let id = open.keys.id(&values);
+        open.group(end, id, member).merge(group);
     };
     at_window_ends(partials, Exchange::new(route), name, merge, compute)
 }
 
-/// One worker's groups of one key at one window end (phase one of
-/// [`aggregate_at_window_ends`]), at the window end.
-type Partial = ((Vec<Value>, Vec<(u32, Group)>), Time, isize);
+/// One worker's group of one key and window member at one window end
+/// (phase one of [`aggregate_at_window_ends`]), at the window end.
+type Partial = (((Vec<Value>, u32), Group), Time, isize);
 
 /// The worker a group's key values belong to. A fixed seed: every process
 /// routes a key to the same worker.
@@ -213,8 +297,8 @@ fn at_window_ends<'scope, D, O, P>(
     input: Stream<'scope, Time, Vec<D>>,
     pact: P,
     name: &str,
-    mut file: impl FnMut(&mut BTreeMap<Time, Groups>, D) + 'static,
-    mut close: impl FnMut(Time, Groups, &mut Vec<O>) + 'static,
+    mut file: impl FnMut(&mut Open, D) + 'static,
+    mut close: impl FnMut(Time, Groups, &mut KeyIds, &mut Vec<O>) + 'static,
 ) -> Stream<'scope, Time, Vec<O>>
 where
     D: Clone + 'static,
@@ -222,7 +306,7 @@ where
     P: ParallelizationContract<Time, Vec<D>>,
 {
     input.unary_frontier(pact, name, move |_initial, _info| {
-        let mut open: BTreeMap<Time, Groups> = BTreeMap::new();
+        let mut open = Open::default();
         let mut capability: Option<Capability<Time>> = None;
         let mut closed = Vec::new();
         move |(input, frontier), output| {
@@ -242,12 +326,12 @@ where
             let Some(held) = capability.as_ref() else {
                 return;
             };
-            while let Some(entry) = open.first_entry() {
+            while let Some(entry) = open.ends.first_entry() {
                 let end = *entry.key();
                 if frontier.less_equal(&end) {
                     break;
                 }
-                close(end, entry.remove(), &mut closed);
+                close(end, entry.remove(), &mut open.keys, &mut closed);
             }
             // One message for every end closed: each update carries its end
             // as its time, at or after the held capability.
@@ -272,7 +356,7 @@ where
 /// window of `windows` that holds it (`ends` is scratch space, reused from
 /// event to event).
 fn file_event(
-    open: &mut BTreeMap<Time, Groups>,
+    open: &mut Open,
     windows: &[(Option<String>, WindowPlan)],
     layout: &AggregateLayout,
     ends: &mut Vec<(Time, u32)>,
@@ -288,22 +372,11 @@ fn file_event(
             }
         });
     }
+    let id = open.keys.id(&keys);
     let last = ends.len().saturating_sub(1);
     let mut slots = Some(slots);
     for (i, &(end, member)) in ends.iter().enumerate() {
-        let members = open
-            .entry(end)
-            .or_default()
-            .entry_ref(keys.as_slice())
-            .or_default();
-        let group = match members.iter().position(|(m, _)| *m == member) {
-            Some(at) => &mut members[at].1,
-            None => {
-                let at = members.len();
-                members.push((member, Group::default()));
-                &mut members[at].1
-            }
-        };
+        let group = open.group(end, id, member);
         let Some(event_slots) = slots.as_deref() else {
             continue;
         };
@@ -320,6 +393,7 @@ fn file_event(
             group.keep(kept, diff);
         }
     }
+    open.keys.forget_if_unused(id);
 }
 
 #[cfg(test)]
@@ -435,7 +509,7 @@ mod tests {
                 offset: 0,
             },
         )];
-        let mut open = BTreeMap::new();
+        let mut open = Open::default();
         file_event(
             &mut open,
             &windows,
@@ -445,8 +519,61 @@ mod tests {
             7 * S,
             1,
         );
-        let ends: Vec<Time> = open.keys().copied().collect();
+        let ends: Vec<Time> = open.ends.keys().copied().collect();
         assert_eq!(ends, vec![10 * S, 15 * S]);
+        assert_eq!(open.keys.len(), 1, "the key is held once");
+    }
+
+    #[test]
+    fn a_key_is_held_until_its_last_window_closes() {
+        let windows = vec![(
+            None,
+            WindowPlan::Hopping {
+                size: 10 * S,
+                hop: 5 * S,
+                offset: 0,
+            },
+        )];
+        let min = layout(&[AggregateKind::Min]);
+        let mut open = Open::default();
+        let mut scratch = Vec::new();
+        for (key, time) in [(1, 7 * S), (2, 7 * S), (1, 12 * S)] {
+            let event = (vec![Value::Bigint(key)], vec![Value::Bigint(0)]);
+            file_event(&mut open, &windows, &min, &mut scratch, event, time, 1);
+        }
+        assert_eq!(open.keys.len(), 2);
+        // Key 2 is in :10 and :15, key 1 in :10, :15 and :20.
+        let mut closed = Vec::new();
+        for end in [10 * S, 15 * S, 20 * S] {
+            let groups = open.ends.remove(&end).expect("an open end");
+            for ((id, member), _) in groups {
+                closed.push((end, open.keys.release(id), member));
+            }
+            let held = open.keys.len();
+            let expected = match end / S {
+                10 => 2,
+                15 => 1,
+                _ => 0,
+            };
+            assert_eq!(held, expected, "after {end}");
+        }
+        closed.sort();
+        let keys: Vec<(Time, Value)> = closed
+            .into_iter()
+            .map(|(e, k, _)| (e, k[0].clone()))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                (10 * S, Value::Bigint(1)),
+                (10 * S, Value::Bigint(2)),
+                (15 * S, Value::Bigint(1)),
+                (15 * S, Value::Bigint(2)),
+                (20 * S, Value::Bigint(1)),
+            ]
+        );
+        // A freed id is reused for the next new key.
+        assert_eq!(open.keys.id(&[Value::Bigint(3)]), 0);
     }
 
     #[test]
