@@ -955,6 +955,10 @@ pub fn first_end_at_or_after(time: Time, hop: i64, offset: i64) -> Time {
     up.saturating_add(phase)
 }
 
+/// A group's running totals, one per aggregate, held inline for up to four
+/// aggregates (see [`AggregateLayout::fold`]).
+type Folds = smallvec::SmallVec<[aggregate::IntegerFold; 4]>;
+
 /// A group's aggregate values, or its first failure as (reason code, message).
 type AggregateResult = Result<Vec<Value>, (String, String)>;
 
@@ -992,7 +996,7 @@ impl AggregateLayout {
 
     /// Folds a row's slots into `folds` (one per aggregate) when every
     /// aggregate can take it that way; false, changing nothing, otherwise.
-    fn fold(&self, folds: &mut Vec<aggregate::IntegerFold>, slots: &[Value], diff: isize) -> bool {
+    fn fold(&self, folds: &mut Folds, slots: &[Value], diff: isize) -> bool {
         let argument = |&(first, _): &(usize, usize)| slots.get(first).unwrap_or(&Value::Null);
         if !self.foldable
             || !self

@@ -38,7 +38,7 @@ use timely::dataflow::Stream;
 
 use super::session::Keyed;
 use super::window_end::{route_keys, Computed};
-use super::{AggregateLayout, AggregateResult, Time};
+use super::{AggregateLayout, AggregateResult, Folds, Time};
 use crate::expr::aggregate::IntegerFold;
 use crate::plan::WindowPlan;
 use crate::types::Value;
@@ -111,7 +111,7 @@ struct Group {
     member: u32,
     size: Time,
     /// Running totals of the rows that fold (see [`AggregateLayout::fold`]).
-    folds: Vec<IntegerFold>,
+    folds: Folds,
     /// The other rows, with their multiplicities (never zero).
     kept: BTreeMap<Vec<Value>, isize>,
     /// The result at the last change point, `None` while empty.
@@ -197,7 +197,7 @@ impl SlidingState {
             keys: keys.to_vec(),
             member,
             size: self.sizes.get(member as usize).copied().unwrap_or(0),
-            folds: Vec::new(),
+            folds: Folds::new(),
             kept: BTreeMap::new(),
             last: None,
             pending: 0,

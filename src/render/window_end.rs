@@ -5,12 +5,14 @@
 //! [`super::place`] already delays every event to that end. A differential
 //! `reduce` would then sort every event into an arrangement and retract it
 //! one tick later, only to compute each group once. This operator does the
-//! same computation directly: it routes each event by its group key, files
-//! it under `(window end, key, member)` in a hash map, and when the input
-//! frontier passes a window end it consolidates each group and computes the
-//! aggregates with the same [`AggregateLayout`] the reduction uses. The
-//! results are the reduction's insertions at the window end, byte for byte;
-//! state is the events of windows still open, released as they close.
+//! same computation directly: it routes each event by its group key, looks
+//! the key up once and files the event in the key's groups, one per window
+//! end and member (a hopping window's event goes to several), and when the
+//! input frontier passes a window end it consolidates each group there and
+//! computes the aggregates with the same [`AggregateLayout`] the reduction
+//! uses. The results are the reduction's insertions at the window end, byte
+//! for byte; state is the events of windows still open, released (with
+//! their keys) as they close.
 //!
 //! COUNT, SUM and AVG rows with bigint arguments are folded into running
 //! totals as they arrive ([`IntegerFold`]) rather than kept; with several
@@ -40,7 +42,7 @@ use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 use super::session::Keyed;
-use super::{place, AggregateLayout, Time};
+use super::{place, AggregateLayout, Folds, Time};
 use crate::expr::aggregate::IntegerFold;
 use crate::plan::{EmitMode, WindowPlan};
 use crate::types::Value;
@@ -53,37 +55,46 @@ pub type Computed = (
 );
 
 /// A group's folds and its kept events, consolidated.
-type Consolidated = (Vec<IntegerFold>, Vec<(Vec<Value>, isize)>);
+type Consolidated = (Folds, Vec<(Vec<Value>, isize)>);
 
-/// The open groups of one window end, by group key id (see [`KeyIds`])
-/// and window member (0 for a single window).
-type Groups = HashMap<(u32, u32), Group, FixedState>;
-
-/// The group keys of the open windows, each held once under a small id. An
-/// event looks its key up once, however many windows it falls in, and the
-/// per-end tables ([`Groups`]) are keyed by ids: compact, and compared
-/// without reading key values.
-#[derive(Default)]
-struct KeyIds {
-    ids: HashMap<Vec<Value>, u32, FixedState>,
-    /// Per id: the key values and how many open groups use them.
-    keys: Vec<(Vec<Value>, usize)>,
-    free: Vec<u32>,
+/// One group key's open groups: one per window end and member it has
+/// events in (a handful: the windows still open at the key's latest events).
+struct KeyGroups {
+    values: Vec<Value>,
+    groups: Vec<(Time, u32, Group)>,
 }
 
-impl KeyIds {
+/// The open windows of one operator, held per group key: an event looks its
+/// key up once, however many windows it falls in, and finds its groups in
+/// the key's short list. Each window end lists the keys with a group there,
+/// by a small id, so that closing it visits only those.
+#[derive(Default)]
+struct Open {
+    ids: HashMap<Vec<Value>, u32, FixedState>,
+    /// By id; `None` once free.
+    keys: Vec<Option<KeyGroups>>,
+    free: Vec<u32>,
+    /// Per window end, the ids of the keys with a group there.
+    ends: BTreeMap<Time, Vec<u32>>,
+}
+
+impl Open {
     /// The id of `keys`, new when no open group uses them.
     fn id(&mut self, keys: &[Value]) -> u32 {
         if let Some(&id) = self.ids.get(keys) {
             return id;
         }
+        let entry = Some(KeyGroups {
+            values: keys.to_vec(),
+            groups: Vec::new(),
+        });
         let id = match self.free.pop() {
             Some(id) => {
-                self.keys[id as usize] = (keys.to_vec(), 0);
+                self.keys[id as usize] = entry;
                 id
             }
             None => {
-                self.keys.push((keys.to_vec(), 0));
+                self.keys.push(entry);
                 (self.keys.len() - 1) as u32
             }
         };
@@ -91,66 +102,86 @@ impl KeyIds {
         id
     }
 
-    /// One more open group uses `id`.
-    fn hold(&mut self, id: u32) {
-        if let Some((_, uses)) = self.keys.get_mut(id as usize) {
-            *uses += 1;
-        }
-    }
-
-    /// One open group of `id` is done: its key values, moved out when it
-    /// was the last (the id is then free), else copied.
-    fn release(&mut self, id: u32) -> Vec<Value> {
-        let Some((values, uses)) = self.keys.get_mut(id as usize) else {
-            return Vec::new();
-        };
-        *uses = uses.saturating_sub(1);
-        if *uses > 0 {
-            return values.clone();
-        }
-        let values = std::mem::take(values);
-        self.ids.remove(values.as_slice());
-        self.free.push(id);
-        values
-    }
-
-    /// Frees `id` if no open group uses it.
-    fn forget_if_unused(&mut self, id: u32) {
-        if self
-            .keys
-            .get(id as usize)
-            .is_some_and(|(_, uses)| *uses == 0)
+    /// The group of key `id` and `member` at `end`, made when new.
+    fn group(&mut self, id: u32, end: Time, member: u32) -> Option<&mut Group> {
+        let key = self.keys.get_mut(id as usize)?.as_mut()?;
+        let at = match key
+            .groups
+            .iter()
+            .position(|(e, m, _)| *e == end && *m == member)
         {
-            self.release(id);
+            Some(at) => at,
+            None => {
+                key.groups.push((end, member, Group::default()));
+                self.ends.entry(end).or_default().push(id);
+                key.groups.len() - 1
+            }
+        };
+        key.groups.get_mut(at).map(|(_, _, group)| group)
+    }
+
+    /// The earliest window end with open groups.
+    fn first_end(&self) -> Option<Time> {
+        self.ends.keys().next().copied()
+    }
+
+    /// Removes every group at `end`, giving each with its key values and
+    /// member to `each`; a key left without groups is freed.
+    fn close(&mut self, end: Time, mut each: impl FnMut(Vec<Value>, u32, Group)) {
+        let Some(ids) = self.ends.remove(&end) else {
+            return;
+        };
+        let mut closing = Vec::new();
+        for id in ids {
+            let Some(Some(key)) = self.keys.get_mut(id as usize) else {
+                continue;
+            };
+            let mut i = 0;
+            while i < key.groups.len() {
+                if key.groups[i].0 == end {
+                    let (_, member, group) = key.groups.swap_remove(i);
+                    closing.push((member, group));
+                } else {
+                    i += 1;
+                }
+            }
+            let done = key.groups.is_empty();
+            if done {
+                self.ids.remove(key.values.as_slice());
+            }
+            let last = closing.len().saturating_sub(1);
+            for (i, (member, group)) in closing.drain(..).enumerate() {
+                let values = if done && i == last {
+                    std::mem::take(&mut key.values)
+                } else {
+                    key.values.clone()
+                };
+                each(values, member, group);
+            }
+            if done {
+                self.keys[id as usize] = None;
+                self.free.push(id);
+            }
         }
     }
 
-    /// Key values in use.
-    #[cfg(test)]
-    fn len(&self) -> usize {
-        self.ids.len()
+    /// Frees key `id` when it has no open group.
+    fn forget(&mut self, id: u32) {
+        let Some(slot) = self.keys.get_mut(id as usize) else {
+            return;
+        };
+        if slot.as_ref().is_some_and(|key| key.groups.is_empty()) {
+            if let Some(key) = slot.take() {
+                self.ids.remove(key.values.as_slice());
+            }
+            self.free.push(id);
+        }
     }
-}
 
-/// The open windows of one operator: groups per window end, and their keys.
-#[derive(Default)]
-struct Open {
-    ends: BTreeMap<Time, Groups>,
-    keys: KeyIds,
-}
-
-impl Open {
-    /// The group of `id` and `member` at `end`, made (holding the key) when new.
-    fn group(&mut self, end: Time, id: u32, member: u32) -> &mut Group {
-        let keys = &mut self.keys;
-        self.ends
-            .entry(end)
-            .or_default()
-            .entry((id, member))
-            .or_insert_with(|| {
-                keys.hold(id);
-                Group::default()
-            })
+    /// Keys with open groups.
+    #[cfg(test)]
+    fn key_count(&self) -> usize {
+        self.ids.len()
     }
 }
 
@@ -160,7 +191,7 @@ impl Open {
 /// multiplicities.
 #[derive(Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Group {
-    folds: Vec<IntegerFold>,
+    folds: Folds,
     events: Vec<(Vec<Value>, isize)>,
     /// Some kept multiplicity is not `+1`, so they need consolidating.
     mixed: bool,
@@ -238,17 +269,16 @@ pub fn aggregate_at_window_ends<'scope>(
 ) -> Stream<'scope, Time, Vec<Computed>> {
     let two_phase = layout.foldable && events.scope().peers() > 1;
     let compute_layout = layout.clone();
-    let compute = move |end: Time, groups: Groups, keys: &mut KeyIds, out: &mut Vec<Computed>| {
-        for ((id, member), group) in groups {
-            let values = keys.release(id);
+    let compute = move |end: Time, open: &mut Open, out: &mut Vec<Computed>| {
+        open.close(end, |values, member, group| {
             let Some((folds, events)) = group.consolidated() else {
-                continue;
+                return;
             };
             let refs: Vec<(&Vec<Value>, isize)> =
                 events.iter().map(|(slots, diff)| (slots, *diff)).collect();
             let result = compute_layout.compute_onto(&folds, &refs);
             out.push((((values, end, member), result), end, 1));
-        }
+        });
     };
     let mut ends = Vec::new();
     let file = move |open: &mut Open, (event, time, diff): (Keyed, Time, isize)| {
@@ -264,17 +294,19 @@ pub fn aggregate_at_window_ends<'scope>(
         Pipeline,
         &format!("{name} (fold locally)"),
         file,
-        |end: Time, groups: Groups, keys: &mut KeyIds, out: &mut Vec<Partial>| {
-            for ((id, member), group) in groups {
-                out.push((((keys.release(id), member), group), end, 1));
-            }
+        |end: Time, open: &mut Open, out: &mut Vec<Partial>| {
+            open.close(end, |values, member, group| {
+                out.push((((values, member), group), end, 1));
+            });
         },
     );
     // Phase two, on the group's worker: merge the partials, then compute.
     let route = |partial: &Partial| route_keys(&partial.0 .0 .0);
     let merge = |open: &mut Open, (((values, member), group), end, _): Partial| {
-        let id = open.keys.id(&values);
-        open.group(end, id, member).merge(group);
+        let id = open.id(&values);
+        if let Some(held) = open.group(id, end, member) {
+            held.merge(group);
+        }
     };
     at_window_ends(partials, Exchange::new(route), name, merge, compute)
 }
@@ -298,7 +330,7 @@ fn at_window_ends<'scope, D, O, P>(
     pact: P,
     name: &str,
     mut file: impl FnMut(&mut Open, D) + 'static,
-    mut close: impl FnMut(Time, Groups, &mut KeyIds, &mut Vec<O>) + 'static,
+    mut close: impl FnMut(Time, &mut Open, &mut Vec<O>) + 'static,
 ) -> Stream<'scope, Time, Vec<O>>
 where
     D: Clone + 'static,
@@ -326,12 +358,11 @@ where
             let Some(held) = capability.as_ref() else {
                 return;
             };
-            while let Some(entry) = open.ends.first_entry() {
-                let end = *entry.key();
+            while let Some(end) = open.first_end() {
                 if frontier.less_equal(&end) {
                     break;
                 }
-                close(end, entry.remove(), &mut open.keys, &mut closed);
+                close(end, &mut open, &mut closed);
             }
             // One message for every end closed: each update carries its end
             // as its time, at or after the held capability.
@@ -372,11 +403,13 @@ fn file_event(
             }
         });
     }
-    let id = open.keys.id(&keys);
+    let id = open.id(&keys);
     let last = ends.len().saturating_sub(1);
     let mut slots = Some(slots);
     for (i, &(end, member)) in ends.iter().enumerate() {
-        let group = open.group(end, id, member);
+        let Some(group) = open.group(id, end, member) else {
+            continue;
+        };
         let Some(event_slots) = slots.as_deref() else {
             continue;
         };
@@ -393,7 +426,7 @@ fn file_event(
             group.keep(kept, diff);
         }
     }
-    open.keys.forget_if_unused(id);
+    open.forget(id);
 }
 
 #[cfg(test)]
@@ -521,7 +554,7 @@ mod tests {
         );
         let ends: Vec<Time> = open.ends.keys().copied().collect();
         assert_eq!(ends, vec![10 * S, 15 * S]);
-        assert_eq!(open.keys.len(), 1, "the key is held once");
+        assert_eq!(open.key_count(), 1, "the key is held once");
     }
 
     #[test]
@@ -541,15 +574,13 @@ mod tests {
             let event = (vec![Value::Bigint(key)], vec![Value::Bigint(0)]);
             file_event(&mut open, &windows, &min, &mut scratch, event, time, 1);
         }
-        assert_eq!(open.keys.len(), 2);
+        assert_eq!(open.key_count(), 2);
         // Key 2 is in :10 and :15, key 1 in :10, :15 and :20.
         let mut closed = Vec::new();
         for end in [10 * S, 15 * S, 20 * S] {
-            let groups = open.ends.remove(&end).expect("an open end");
-            for ((id, member), _) in groups {
-                closed.push((end, open.keys.release(id), member));
-            }
-            let held = open.keys.len();
+            assert_eq!(open.first_end(), Some(end));
+            open.close(end, |values, member, _| closed.push((end, values, member)));
+            let held = open.key_count();
             let expected = match end / S {
                 10 => 2,
                 15 => 1,
@@ -573,7 +604,7 @@ mod tests {
             ]
         );
         // A freed id is reused for the next new key.
-        assert_eq!(open.keys.id(&[Value::Bigint(3)]), 0);
+        assert_eq!(open.id(&[Value::Bigint(3)]), 0);
     }
 
     #[test]
