@@ -1007,7 +1007,9 @@ impl AggregateLayout {
         {
             return false;
         }
-        folds.resize(self.kinds.len(), aggregate::IntegerFold::default());
+        if folds.len() != self.kinds.len() {
+            folds.resize(self.kinds.len(), aggregate::IntegerFold::default());
+        }
         for (fold, at) in folds.iter_mut().zip(&self.slots) {
             fold.add(argument(at), diff);
         }
