@@ -248,6 +248,7 @@ fn bench(dir: &Path, events: u64, runs: usize, args: &BenchArgs) -> Result<bool,
     let mut results: Vec<(WindowKind, Vec<Measured>)> = Vec::new();
     for kind in WindowKind::ALL {
         let mut measured: Vec<Measured> = Vec::new();
+        let mut commands: Vec<(Command, PathBuf)> = Vec::new();
         for engine in Engine::ALL {
             let output = dir.join(format!("{}-{}.jsonl", kind.name(), engine.file_tag()));
             let mut command = Command::new(&exe);
@@ -293,19 +294,27 @@ fn bench(dir: &Path, events: u64, runs: usize, args: &BenchArgs) -> Result<bool,
                 peak_mib: None,
                 digest: Digest::default(),
             });
-            let slot = measured.len() - 1;
-            // All runs of one engine, then the next engine's.
-            for run in 0..runs {
-                eprintln!("{} {} run {}/{runs}", kind.name(), engine.label(), run + 1);
-                let (elapsed, peak) = run_child(&mut command, &engine.label())?;
-                let m = &mut measured[slot];
+            commands.push((command, output));
+        }
+        // Runs interleave (run 1 of every engine, then run 2, ...), so a
+        // slow spell of the shared machine falls on every engine alike
+        // rather than on whichever ran during it.
+        for run in 0..runs {
+            for (m, (command, output)) in measured.iter_mut().zip(commands.iter_mut()) {
+                eprintln!(
+                    "{} {} run {}/{runs}",
+                    kind.name(),
+                    m.engine.label(),
+                    run + 1
+                );
+                let (elapsed, peak) = run_child(command, &m.engine.label())?;
                 m.seconds.push(elapsed.as_secs_f64());
                 m.peak_mib = match (m.peak_mib, peak) {
                     (Some(a), Some(b)) => Some(a.max(b)),
                     (a, b) => a.or(b),
                 };
                 if run == 0 {
-                    m.digest = digest(&output)?;
+                    m.digest = digest(output)?;
                 }
             }
         }
