@@ -328,12 +328,19 @@ impl<'scope> Renderer<'_, 'scope> {
     }
 
     /// Windowed aggregation. Each row is evaluated once (keys, aggregate
-    /// arguments), placed in its windows at the window's end time and
-    /// retracted one tick later, and reduced per (keys, window). The
-    /// reduction's insertions are the window results; its retractions (the
-    /// expiry one tick after the end, or a sliding window's previous value)
-    /// are not output. The expiry lets the arrangement compact a window away
-    /// once time has passed it, so state is bounded by the open windows.
+    /// arguments), then aggregated by one of three operators:
+    /// - `final` tumbling, hopping and snapshot windows: [`window_end`],
+    ///   once per window at its end;
+    /// - sliding windows: [`sliding`], at each change point;
+    /// - the rest (changelogs, session windows, mixed `Windows(...)`): the
+    ///   row is placed in its windows at the window's end time and
+    ///   retracted one tick later, and reduced per (keys, window) in
+    ///   differential. The reduction's insertions are the window results;
+    ///   its retractions (the expiry one tick after the end) are not
+    ///   output. The expiry lets the arrangement compact a window away once
+    ///   time has passed it, so state is bounded by the open windows.
+    ///
+    /// The window property tests check each against one reference.
     fn render_aggregate(
         &mut self,
         rows: Rows<'scope>,
