@@ -26,7 +26,7 @@
 //! - Output is in both `final` and `changes` mode the same: sliding
 //!   windows have no "end" before which a changelog would differ.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use foldhash::fast::FixedState;
 use hashbrown::HashMap;
@@ -134,8 +134,6 @@ struct Change {
     group: usize,
     slots: Vec<Value>,
     diff: isize,
-    /// An entry, whose exit is still to be scheduled.
-    entry: bool,
 }
 
 /// The open groups of one operator instance and their pending changes.
@@ -147,14 +145,19 @@ struct SlidingState {
     index: HashMap<Vec<Value>, Vec<(u32, usize)>, FixedState>,
     groups: Vec<Option<Group>>,
     free: Vec<usize>,
-    /// Changes by the instant they apply at.
-    pending: BTreeMap<Time, Vec<Change>>,
+    /// Entries by the instant they apply at (events arrive out of order).
+    entries: BTreeMap<Time, Vec<Change>>,
+    /// Per member, exits in time order. An exit is its entry's instant
+    /// plus the member's size, and entries are applied in time order, so
+    /// exits queue up already sorted.
+    exits: Vec<VecDeque<(Time, Change)>>,
+    /// Groups changed at the instant being applied.
     touched: Vec<usize>,
 }
 
 impl SlidingState {
     fn new(windows: &[(Option<String>, WindowPlan)], layout: AggregateLayout) -> Self {
-        let sizes = windows
+        let sizes: Vec<Time> = windows
             .iter()
             .map(|(_, w)| match w {
                 WindowPlan::Sliding { size } => *size,
@@ -162,12 +165,13 @@ impl SlidingState {
             })
             .collect();
         SlidingState {
+            exits: sizes.iter().map(|_| VecDeque::new()).collect(),
             sizes,
             layout,
             index: HashMap::with_hasher(FixedState::default()),
             groups: Vec::new(),
             free: Vec::new(),
-            pending: BTreeMap::new(),
+            entries: BTreeMap::new(),
             touched: Vec::new(),
         }
     }
@@ -183,7 +187,11 @@ impl SlidingState {
             } else {
                 slots.clone().unwrap_or_default()
             };
-            self.schedule(time, group, slots, diff, true);
+            if let Some(Some(g)) = self.groups.get_mut(group) {
+                g.pending += 1;
+            }
+            let change = Change { group, slots, diff };
+            self.entries.entry(time).or_default().push(change);
         }
     }
 
@@ -217,37 +225,42 @@ impl SlidingState {
         at
     }
 
-    fn schedule(&mut self, at: Time, group: usize, slots: Vec<Value>, diff: isize, entry: bool) {
-        if let Some(Some(g)) = self.groups.get_mut(group) {
-            g.pending += 1;
-        }
-        self.pending.entry(at).or_default().push(Change {
-            group,
-            slots,
-            diff,
-            entry,
-        });
-    }
-
     /// Applies every change before `frontier` (all of them when `None`) in
     /// time order, calling `emit` with each changed result.
     fn advance(&mut self, frontier: Option<Time>, mut emit: impl FnMut(Computed)) {
-        while let Some(entry) = self.pending.first_entry() {
-            let at = *entry.key();
+        let mut touched = Vec::new();
+        loop {
+            let next_entry = self.entries.first_key_value().map(|(t, _)| *t);
+            let next_exit = self
+                .exits
+                .iter()
+                .filter_map(|queue| queue.front().map(|(t, _)| *t))
+                .min();
+            let Some(at) = next_entry.into_iter().chain(next_exit).min() else {
+                break;
+            };
             if frontier.is_some_and(|f| at >= f) {
                 break;
             }
-            for change in entry.remove() {
-                self.apply(at, change);
+            if next_entry == Some(at) {
+                for change in self.entries.remove(&at).unwrap_or_default() {
+                    self.apply(at, change, true);
+                }
             }
-            for group in std::mem::take(&mut self.touched) {
+            for member in 0..self.exits.len() {
+                while let Some((_, change)) = self.exits[member].pop_front_if(|(t, _)| *t == at) {
+                    self.apply(at, change, false);
+                }
+            }
+            std::mem::swap(&mut touched, &mut self.touched);
+            for group in touched.drain(..) {
                 self.close_instant(at, group, &mut emit);
             }
         }
     }
 
-    /// Applies one change at `at`; an entry schedules its exit.
-    fn apply(&mut self, at: Time, change: Change) {
+    /// Applies one change at `at`; an entry queues its exit.
+    fn apply(&mut self, at: Time, change: Change, entry: bool) {
         let Some(Some(group)) = self.groups.get_mut(change.group) else {
             return;
         };
@@ -261,16 +274,25 @@ impl SlidingState {
             .fold(&mut group.folds, &change.slots, change.diff);
         let exit_slots = if folded {
             change.slots
-        } else if change.entry {
+        } else if entry {
             add_kept(&mut group.kept, change.slots.clone(), change.diff);
             change.slots
         } else {
             add_kept(&mut group.kept, change.slots, change.diff);
             return;
         };
-        if change.entry {
-            let exit = at.saturating_add(group.size);
-            self.schedule(exit, change.group, exit_slots, -change.diff, false);
+        if entry {
+            group.pending += 1;
+            let exit_at = at.saturating_add(group.size);
+            let exit = Change {
+                group: change.group,
+                slots: exit_slots,
+                diff: -change.diff,
+            };
+            if let Some(queue) = self.exits.get_mut(group.member as usize) {
+                debug_assert!(queue.back().is_none_or(|(t, _)| *t <= exit_at));
+                queue.push_back((exit_at, exit));
+            }
         }
     }
 
