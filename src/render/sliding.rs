@@ -248,8 +248,10 @@ impl SlidingState {
                 }
             }
             for member in 0..self.exits.len() {
-                while let Some((_, change)) = self.exits[member].pop_front_if(|(t, _)| *t == at) {
-                    self.apply(at, change, false);
+                while self.exits[member].front().is_some_and(|(t, _)| *t == at) {
+                    if let Some((_, change)) = self.exits[member].pop_front() {
+                        self.apply(at, change, false);
+                    }
                 }
             }
             std::mem::swap(&mut touched, &mut self.touched);
