@@ -34,10 +34,9 @@ use std::hash::{Hash, Hasher};
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-use super::{first_end_at_or_after, Time};
+use super::{first_end_at_or_after, HeldCapability, Time};
 use crate::expr::aggregate::{self, AggregateInput, AggregateKind};
 use crate::plan::ARRIVAL_COLUMN;
 use crate::types::{Name, Row, Value};
@@ -133,15 +132,10 @@ pub fn compute<'scope>(
     };
     events.unary_frontier(Exchange::new(route), name, move |_initial, _info| {
         let mut partitions: HashMap<Vec<Value>, Partition> = HashMap::new();
-        let mut capability: Option<Capability<Time>> = None;
+        let mut capability = HeldCapability::default();
         move |(input, frontier), output| {
             input.for_each_stamp(|stamp, batches| {
-                if let Some(retained) = stamp.retain_least(output.output_index()) {
-                    match &capability {
-                        Some(held) if held.time() <= retained.time() => {}
-                        _ => capability = Some(retained),
-                    }
-                }
+                capability.hold_least(stamp.retain_least(output.output_index()));
                 for batch in batches {
                     for (evaluated, time, diff) in batch.drain(..) {
                         if diff <= 0 {
@@ -157,7 +151,7 @@ pub fn compute<'scope>(
                     }
                 }
             });
-            let Some(held) = capability.as_ref() else {
+            let Some(held) = capability.get() else {
                 return;
             };
             let complete = |t: &Time| !frontier.less_equal(t);
@@ -210,16 +204,7 @@ pub fn compute<'scope>(
                     session.give(update);
                 }
             }
-            match frontier.frontier().first() {
-                Some(t) => {
-                    if let Some(cap) = capability.as_mut() {
-                        if cap.time() < t {
-                            cap.downgrade(t);
-                        }
-                    }
-                }
-                None => capability = None,
-            }
+            capability.advance_to(frontier.frontier().first().copied());
         }
     })
 }

@@ -32,10 +32,9 @@ use std::hash::{Hash, Hasher};
 use differential_dataflow::collection::AsCollection;
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-use super::{join_key, Renderer, Rows, Time};
+use super::{join_key, HeldCapability, Renderer, Rows, Time};
 use crate::expr::eval::eval;
 use crate::expr::ops;
 use crate::expr::row_pattern::{Match, PartitionMatcher, Program};
@@ -128,15 +127,10 @@ fn match_rows<'scope>(
     };
     rows.unary_frontier(Exchange::new(route), name, move |_initial, _info| {
         let mut partitions: HashMap<Vec<Value>, Partition> = HashMap::new();
-        let mut capability: Option<Capability<Time>> = None;
+        let mut capability = HeldCapability::default();
         move |(input, frontier), output| {
             input.for_each_stamp(|stamp, batches| {
-                if let Some(retained) = stamp.retain_least(output.output_index()) {
-                    match &capability {
-                        Some(held) if held.time() <= retained.time() => {}
-                        _ => capability = Some(retained),
-                    }
-                }
+                capability.hold_least(stamp.retain_least(output.output_index()));
                 for batch in batches {
                     for ((key, vars, values), time, diff) in batch.drain(..) {
                         partitions
@@ -149,7 +143,7 @@ fn match_rows<'scope>(
                     }
                 }
             });
-            let Some(held) = capability.as_ref() else {
+            let Some(held) = capability.get() else {
                 return;
             };
             let upper: Option<Time> = frontier.frontier().first().copied();
@@ -206,16 +200,7 @@ fn match_rows<'scope>(
                     start = end;
                 }
             }
-            match hold_at {
-                Some(t) => {
-                    if let Some(cap) = capability.as_mut() {
-                        if cap.time() < &t {
-                            cap.downgrade(&t);
-                        }
-                    }
-                }
-                None => capability = None,
-            }
+            capability.advance_to(hold_at);
         }
     })
 }

@@ -29,7 +29,7 @@ use differential_dataflow::collection::{AsCollection, VecCollection};
 use serde::{Deserialize, Serialize};
 use timely::dataflow::operators::core::Filter;
 use timely::dataflow::operators::vec::Map;
-use timely::dataflow::operators::{Concatenate, Exchange, OkErr};
+use timely::dataflow::operators::{Capability, Concatenate, Exchange, OkErr};
 use timely::dataflow::{Scope, Stream};
 
 use crate::expr::aggregate::{self, AggregateInput};
@@ -897,6 +897,45 @@ fn reduce_in_differential<'scope>(
         },
     );
     reduced.inner
+}
+
+/// The one capability a buffering operator holds, at the least time it may
+/// still emit at: it takes the least stamp of its input, and moves up (to
+/// the input frontier, or the earliest row still buffered) once the
+/// operator has emitted what comes before; with nothing left it is dropped.
+#[derive(Default)]
+struct HeldCapability(Option<Capability<Time>>);
+
+impl HeldCapability {
+    /// Keeps `retained`, a stamp's capability, when it is earlier than the
+    /// one held.
+    fn hold_least(&mut self, retained: Option<Capability<Time>>) {
+        let Some(retained) = retained else {
+            return;
+        };
+        match &self.0 {
+            Some(held) if held.time() <= retained.time() => {}
+            _ => self.0 = Some(retained),
+        }
+    }
+
+    fn get(&self) -> Option<&Capability<Time>> {
+        self.0.as_ref()
+    }
+
+    /// Moves the capability up to `time` (never down); `None` drops it.
+    fn advance_to(&mut self, time: Option<Time>) {
+        match time {
+            Some(t) => {
+                if let Some(held) = self.0.as_mut() {
+                    if *held.time() < t {
+                        held.downgrade(&t);
+                    }
+                }
+            }
+            None => self.0 = None,
+        }
+    }
 }
 
 /// The members of a window: one, or each of `Windows(...)` with its id.

@@ -25,10 +25,9 @@ use std::hash::{Hash, Hasher};
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
-use super::Time;
+use super::{HeldCapability, Time};
 use crate::types::Value;
 
 /// An evaluated event: group key values (partition values appended) and
@@ -103,15 +102,10 @@ pub fn assign_sessions<'scope>(
         "SessionWindow",
         move |_initial, _info| {
             let mut partitions: HashMap<Vec<Value>, Partition> = HashMap::new();
-            let mut capability: Option<Capability<Time>> = None;
+            let mut capability = HeldCapability::default();
             move |(input, frontier), output| {
                 input.for_each_stamp(|stamp, batches| {
-                    if let Some(retained) = stamp.retain_least(output.output_index()) {
-                        match &capability {
-                            Some(held) if held.time() <= retained.time() => {}
-                            _ => capability = Some(retained),
-                        }
-                    }
+                    capability.hold_least(stamp.retain_least(output.output_index()));
                     for batch in batches {
                         for (keyed, time, diff) in batch.drain(..) {
                             let partition = partitions.entry(partition_of(&keyed.0)).or_default();
@@ -123,7 +117,7 @@ pub fn assign_sessions<'scope>(
                         }
                     }
                 });
-                let Some(held) = capability.as_ref() else {
+                let Some(held) = capability.get() else {
                     return;
                 };
                 let complete = |t: &Time| !frontier.less_equal(t);
@@ -188,16 +182,7 @@ pub fn assign_sessions<'scope>(
                         start = end;
                     }
                 }
-                match frontier.frontier().first() {
-                    Some(t) => {
-                        if let Some(cap) = capability.as_mut() {
-                            if cap.time() < t {
-                                cap.downgrade(t);
-                            }
-                        }
-                    }
-                    None => capability = None,
-                }
+                capability.advance_to(frontier.frontier().first().copied());
             }
         },
     )

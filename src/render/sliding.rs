@@ -33,12 +33,11 @@ use hashbrown::HashMap;
 
 use timely::dataflow::channels::pact::Exchange;
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 use super::session::Keyed;
 use super::window_end::{route_keys, Computed};
-use super::{AggregateLayout, AggregateResult, Folds, Time};
+use super::{AggregateLayout, AggregateResult, Folds, HeldCapability, Time};
 use crate::expr::aggregate::IntegerFold;
 use crate::plan::WindowPlan;
 use crate::types::Value;
@@ -63,23 +62,18 @@ pub fn aggregate_sliding<'scope>(
     let route = |update: &(Keyed, Time, isize)| route_keys(&update.0 .0);
     events.unary_frontier(Exchange::new(route), name, move |_initial, _info| {
         let mut state = SlidingState::new(&windows, layout);
-        let mut capability: Option<Capability<Time>> = None;
+        let mut capability = HeldCapability::default();
         let mut computed = Vec::new();
         move |(input, frontier), output| {
             input.for_each_stamp(|stamp, batches| {
-                if let Some(retained) = stamp.retain_least(output.output_index()) {
-                    match &capability {
-                        Some(held) if held.time() <= retained.time() => {}
-                        _ => capability = Some(retained),
-                    }
-                }
+                capability.hold_least(stamp.retain_least(output.output_index()));
                 for batch in batches {
                     for (event, time, diff) in batch.drain(..) {
                         state.insert(event, time, diff);
                     }
                 }
             });
-            let Some(held) = capability.as_ref() else {
+            let Some(held) = capability.get() else {
                 return;
             };
             let before = frontier.frontier().first().copied();
@@ -90,16 +84,7 @@ pub fn aggregate_sliding<'scope>(
             if !computed.is_empty() {
                 output.session(held).give_iterator(computed.drain(..));
             }
-            match before {
-                Some(t) => {
-                    if let Some(cap) = capability.as_mut() {
-                        if *cap.time() < t {
-                            cap.downgrade(&t);
-                        }
-                    }
-                }
-                None => capability = None,
-            }
+            capability.advance_to(before);
         }
     })
 }

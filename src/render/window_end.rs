@@ -38,11 +38,10 @@ use hashbrown::HashMap;
 
 use timely::dataflow::channels::pact::{Exchange, ParallelizationContract, Pipeline};
 use timely::dataflow::operators::generic::Operator;
-use timely::dataflow::operators::Capability;
 use timely::dataflow::Stream;
 
 use super::session::Keyed;
-use super::{place, AggregateLayout, Folds, Time};
+use super::{place, AggregateLayout, Folds, HeldCapability, Time};
 use crate::expr::aggregate::IntegerFold;
 use crate::plan::{EmitMode, WindowPlan};
 use crate::types::Value;
@@ -339,23 +338,18 @@ where
 {
     input.unary_frontier(pact, name, move |_initial, _info| {
         let mut open = Open::default();
-        let mut capability: Option<Capability<Time>> = None;
+        let mut capability = HeldCapability::default();
         let mut closed = Vec::new();
         move |(input, frontier), output| {
             input.for_each_stamp(|stamp, batches| {
-                if let Some(retained) = stamp.retain_least(output.output_index()) {
-                    match &capability {
-                        Some(held) if held.time() <= retained.time() => {}
-                        _ => capability = Some(retained),
-                    }
-                }
+                capability.hold_least(stamp.retain_least(output.output_index()));
                 for batch in batches {
                     for item in batch.drain(..) {
                         file(&mut open, item);
                     }
                 }
             });
-            let Some(held) = capability.as_ref() else {
+            let Some(held) = capability.get() else {
                 return;
             };
             while let Some(end) = open.first_end() {
@@ -369,16 +363,7 @@ where
             if !closed.is_empty() {
                 output.session(held).give_iterator(closed.drain(..));
             }
-            match frontier.frontier().first() {
-                Some(t) => {
-                    if let Some(cap) = capability.as_mut() {
-                        if cap.time() < t {
-                            cap.downgrade(t);
-                        }
-                    }
-                }
-                None => capability = None,
-            }
+            capability.advance_to(frontier.frontier().first().copied());
         }
     })
 }
