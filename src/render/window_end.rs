@@ -517,16 +517,21 @@ mod tests {
         assert_eq!(group.events.len(), 1);
     }
 
-    #[test]
-    fn an_event_is_filed_under_every_hopping_window_that_holds_it() {
-        let windows = vec![(
+    /// `HoppingWindow(second, 10, 5)`, the only member.
+    fn hopping_10_5() -> Vec<(Option<String>, WindowPlan)> {
+        vec![(
             None,
             WindowPlan::Hopping {
                 size: 10 * S,
                 hop: 5 * S,
                 offset: 0,
             },
-        )];
+        )]
+    }
+
+    #[test]
+    fn an_event_is_filed_under_every_hopping_window_that_holds_it() {
+        let windows = hopping_10_5();
         let mut open = Open::default();
         file_event(
             &mut open,
@@ -544,14 +549,7 @@ mod tests {
 
     #[test]
     fn a_key_is_held_until_its_last_window_closes() {
-        let windows = vec![(
-            None,
-            WindowPlan::Hopping {
-                size: 10 * S,
-                hop: 5 * S,
-                offset: 0,
-            },
-        )];
+        let windows = hopping_10_5();
         let min = layout(&[AggregateKind::Min]);
         let mut open = Open::default();
         let mut scratch = Vec::new();
