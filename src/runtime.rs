@@ -234,6 +234,11 @@ struct Table {
     checked: Instant,
 }
 
+/// How long a live partition must go without a message before its
+/// watermark follows the wall clock. A partition delivering a backlog is
+/// not idle: its next messages were enqueued in the past, not after now.
+const QUIET_BEFORE_WALL_CLOCK: Duration = Duration::from_secs(1);
+
 /// Most dataflow steps a worker takes waiting for the dataflow to catch up
 /// with what it fed (see `run_worker`).
 const CATCH_UP_STEPS: usize = 1000;
@@ -892,6 +897,10 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
                     next_offsets: BTreeMap::new(),
                     committed: BTreeMap::new(),
                     last_commit: Instant::now(),
+                    // Opening counts as hearing from every partition: the
+                    // first fetch has a second to arrive before a partition
+                    // with nothing to deliver counts as idle.
+                    last_heard: partitions.iter().map(|p| (*p, Instant::now())).collect(),
                     substreams: HashMap::new(),
                     loaded: Vec::new(),
                     table: None,
@@ -983,6 +992,10 @@ struct Feed {
     /// Per partition, the last offset committed.
     committed: BTreeMap<i32, i64>,
     last_commit: Instant,
+    /// Per partition of a live source, when a batch last brought a message
+    /// from it, or when the source was opened (see
+    /// [`QUIET_BEFORE_WALL_CLOCK`]).
+    last_heard: BTreeMap<i32, Instant>,
     /// Late and out-of-order counts already added to the source's counters.
     reported: (u64, u64),
     /// Events polled so far: the arrival position of events whose source
@@ -1030,6 +1043,7 @@ fn feed_batch(
     let ordering = shared.ordering;
     let alias = feed.alias.clone();
     let mut read = 0;
+    let batch_started = Instant::now();
     let mut ended = false;
     for _ in 0..BATCH {
         let polled = match feed.reader.poll() {
@@ -1060,6 +1074,9 @@ fn feed_batch(
             }
         };
         read += 1;
+        if feed.live {
+            feed.last_heard.insert(polled.partition, batch_started);
+        }
         feed.events_read += 1;
         let polled_sequence = polled.sequence;
         counters.events.fetch_add(1, Ordering::Relaxed);
@@ -1211,8 +1228,14 @@ fn feed_batch(
     }
     if feed.live {
         let now = DateTime::now();
-        for clock in feed.clocks.values_mut() {
-            clock.advance_idle(now);
+        for (partition, clock) in feed.clocks.iter_mut() {
+            let quiet = feed
+                .last_heard
+                .get(partition)
+                .is_none_or(|heard| heard.elapsed() >= QUIET_BEFORE_WALL_CLOCK);
+            if quiet {
+                clock.advance_idle(now);
+            }
         }
         if feed.last_commit.elapsed() >= COMMIT_EVERY {
             feed.last_commit = Instant::now();

@@ -715,3 +715,70 @@ fn an_idle_partition_holds_results_back_by_at_most_the_late_tolerance() {
     );
     assert!(rows.iter().all(|r| r["PartitionId"] == 0));
 }
+
+#[test]
+fn a_backlog_keeps_its_enqueue_times_however_old() {
+    // Messages produced well before the job starts (a replayed topic): read
+    // without TIMESTAMP BY, each event's time is its enqueue time. The wall
+    // clock must not move the watermark past a partition that is still
+    // delivering its backlog, or every message would count as late.
+    let bootstrap = broker();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = topic("backlog-in");
+    create_topic(bootstrap, &input, 1).expect("topic");
+    let raw: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    for i in 0..2000 {
+        let payload = format!("{{\"id\": {i}}}");
+        raw.send(BaseRecord::<'_, str, str>::to(&input).payload(payload.as_str()))
+            .map_err(|(e, _)| e)
+            .expect("sends");
+        if i % 500 == 499 {
+            // Spread over time, so the backlog's enqueue times differ.
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    raw.flush(Duration::from_secs(30)).expect("acknowledged");
+    // Older than the late-arrival tolerance by the time the job reads them.
+    std::thread::sleep(Duration::from_millis(2500));
+    std::fs::write(
+        dir.path().join("q.asaql"),
+        "SELECT id, System.Timestamp() AS t, EventEnqueuedUtcTime AS enqueued INTO Out FROM Input",
+    )
+    .expect("query");
+    std::fs::write(
+        dir.path().join("job.toml"),
+        format!(
+            "query = \"q.asaql\"\n\
+             [event_ordering]\nlate_arrival_seconds = 1\nout_of_order_seconds = 0\n\
+             [[inputs]]\n{}start = \"earliest\"\n\
+             [[outputs]]\nalias = \"Out\"\npath = \"out.jsonl\"\n",
+            kafka_input(bootstrap, &input, "")
+        ),
+    )
+    .expect("job");
+    let job = dir.path().join("job.toml");
+    let out = eddy(&["run", "-w", "1", "--job", job.to_str().expect("utf-8 path")]);
+    assert_ok(&out, "the backlog job");
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !summary.contains("adjusted") && !summary.contains("late"),
+        "no event of the backlog is late or adjusted:\n{summary}"
+    );
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(dir.path().join("out.jsonl"))
+        .expect("output")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    assert_eq!(rows.len(), 2000);
+    let distinct: BTreeSet<String> = rows.iter().map(|r| r["t"].to_string()).collect();
+    assert!(distinct.len() > 1, "enqueue times differ: {distinct:?}");
+    for row in &rows {
+        assert_eq!(
+            row["t"], row["enqueued"],
+            "event time is the enqueue time: {row}"
+        );
+    }
+}
