@@ -23,8 +23,8 @@
 //! - Every change point is at or after its event's time, so the operator
 //!   holds a capability at or before every pending change point, and
 //!   sends each row, timed by its update, under that capability.
-//! - Output is in both `final` and `changes` mode the same: sliding
-//!   windows have no "end" before which a changelog would differ.
+//! - Output is the same in `final` and `changes` mode: a sliding window
+//!   has no end before which a changelog would differ.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -78,9 +78,9 @@ pub fn aggregate_sliding<'scope>(
             };
             let before = frontier.frontier().first().copied();
             state.advance(before, |row| computed.push(row));
-            // One message for every instant: a row's own time is in its
-            // update, at or after the held capability. (A message per
-            // instant would send a buffer of full capacity for each.)
+            // Every row of this activation in one message: a row's own time
+            // is in its update, at or after the held capability. (A message
+            // per instant would send a buffer of full capacity for each.)
             if !computed.is_empty() {
                 output.session(held).give_iterator(computed.drain(..));
             }
