@@ -1040,6 +1040,21 @@ impl AggregateLayout {
         }
     }
 
+    /// The layout of `kinds`, each over one argument and no ORDER BY (for
+    /// the operators' unit tests).
+    #[cfg(test)]
+    fn for_kinds(kinds: &[aggregate::AggregateKind]) -> Self {
+        let plans: Vec<AggregatePlan> = kinds
+            .iter()
+            .map(|kind| AggregatePlan {
+                kind: kind.clone(),
+                argument: Some(ScalarExpr::Literal(Value::Null)),
+                order_by: Vec::new(),
+            })
+            .collect();
+        AggregateLayout::new(&plans)
+    }
+
     /// Folds a row's slots into `folds` (one per aggregate) when every
     /// aggregate can take it that way; false, changing nothing, otherwise.
     fn fold(&self, folds: &mut Folds, slots: &[Value], diff: isize) -> bool {

@@ -347,24 +347,15 @@ fn add_kept(kept: &mut BTreeMap<Vec<Value>, isize>, slots: Vec<Value>, diff: isi
 mod tests {
     use super::*;
     use crate::expr::aggregate::AggregateKind;
-    use crate::plan::{AggregatePlan, ScalarExpr};
 
     const S: i64 = 10_000_000;
 
     fn state(kinds: &[AggregateKind], sizes: &[i64]) -> SlidingState {
-        let plans: Vec<AggregatePlan> = kinds
-            .iter()
-            .map(|kind| AggregatePlan {
-                kind: kind.clone(),
-                argument: Some(ScalarExpr::Literal(Value::Null)),
-                order_by: Vec::new(),
-            })
-            .collect();
         let windows: Vec<(Option<String>, WindowPlan)> = sizes
             .iter()
             .map(|&size| (None, WindowPlan::Sliding { size }))
             .collect();
-        SlidingState::new(&windows, AggregateLayout::new(&plans))
+        SlidingState::new(&windows, AggregateLayout::for_kinds(kinds))
     }
 
     fn run(state: &mut SlidingState, frontier: Option<Time>) -> Vec<(Time, u32, Vec<Value>)> {

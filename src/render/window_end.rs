@@ -418,21 +418,12 @@ fn file_event(
 mod tests {
     use super::*;
     use crate::expr::aggregate::AggregateKind;
-    use crate::plan::{AggregatePlan, ScalarExpr};
     use crate::render::AggregateResult;
 
     const S: i64 = 10_000_000;
 
     fn layout(kinds: &[AggregateKind]) -> AggregateLayout {
-        let plans: Vec<AggregatePlan> = kinds
-            .iter()
-            .map(|kind| AggregatePlan {
-                kind: kind.clone(),
-                argument: Some(ScalarExpr::Literal(Value::Null)),
-                order_by: Vec::new(),
-            })
-            .collect();
-        AggregateLayout::new(&plans)
+        AggregateLayout::for_kinds(kinds)
     }
 
     /// The group's result, folded as the operator files events, and
