@@ -648,6 +648,25 @@ fn an_unreachable_broker_is_a_clear_error() {
     );
 }
 
+/// Produces `{"id": i}` for each `i` of `ids` into `topic` (into
+/// `partition` when given), and waits for the broker's acknowledgements.
+fn produce_ids(bootstrap: &str, topic: &str, ids: std::ops::Range<u64>, partition: Option<i32>) {
+    let raw: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    for i in ids {
+        let payload = format!("{{\"id\": {i}}}");
+        let record = BaseRecord::<'_, str, str>::to(topic).payload(payload.as_str());
+        let record = match partition {
+            Some(p) => record.partition(p),
+            None => record,
+        };
+        raw.send(record).map_err(|(e, _)| e).expect("sends");
+    }
+    raw.flush(Duration::from_secs(30)).expect("acknowledged");
+}
+
 #[test]
 fn an_idle_partition_holds_results_back_by_at_most_the_late_tolerance() {
     let bootstrap = broker();
@@ -655,21 +674,7 @@ fn an_idle_partition_holds_results_back_by_at_most_the_late_tolerance() {
     let input = topic("idle-in");
     create_topic(bootstrap, &input, 2).expect("topic");
     // Every event goes to partition 0; partition 1 stays idle for the whole run.
-    let raw: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("producer");
-    for i in 0..100 {
-        let payload = format!("{{\"id\": {i}}}");
-        raw.send(
-            BaseRecord::<'_, str, str>::to(&input)
-                .payload(payload.as_str())
-                .partition(0),
-        )
-        .map_err(|(e, _)| e)
-        .expect("sends");
-    }
-    raw.flush(Duration::from_secs(30)).expect("acknowledged");
+    produce_ids(bootstrap, &input, 0..100, Some(0));
     std::fs::write(
         dir.path().join("q.asaql"),
         "SELECT id, PartitionId INTO Out FROM Input PARTITION BY PartitionId",
@@ -726,21 +731,11 @@ fn a_backlog_keeps_its_enqueue_times_however_old() {
     let dir = tempfile::tempdir().expect("temp dir");
     let input = topic("backlog-in");
     create_topic(bootstrap, &input, 1).expect("topic");
-    let raw: BaseProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .expect("producer");
-    for i in 0..2000 {
-        let payload = format!("{{\"id\": {i}}}");
-        raw.send(BaseRecord::<'_, str, str>::to(&input).payload(payload.as_str()))
-            .map_err(|(e, _)| e)
-            .expect("sends");
-        if i % 500 == 499 {
-            // Spread over time, so the backlog's enqueue times differ.
-            std::thread::sleep(Duration::from_millis(300));
-        }
+    for first in (0..2000).step_by(500) {
+        produce_ids(bootstrap, &input, first..first + 500, None);
+        // Spread over time, so the backlog's enqueue times differ.
+        std::thread::sleep(Duration::from_millis(300));
     }
-    raw.flush(Duration::from_secs(30)).expect("acknowledged");
     // Older than the late-arrival tolerance by the time the job reads them.
     std::thread::sleep(Duration::from_millis(2500));
     std::fs::write(
