@@ -823,7 +823,7 @@ impl Binder<'_> {
     ) -> ScalarExpr {
         let text = expr.to_string().to_lowercase();
         if let Some(i) = key_texts.iter().position(|k| *k == text) {
-            return ScalarExpr::Column(key_column(i));
+            return ScalarExpr::column(key_column(i));
         }
         match expr {
             ScalarExpr::Column(name) if name.starts_with("__analytic") => {
@@ -838,21 +838,25 @@ impl Binder<'_> {
                 ScalarExpr::Literal(Value::Null)
             }
             ScalarExpr::Column(name) if name.starts_with("__") => ScalarExpr::Column(name),
-            ScalarExpr::Column(name) | ScalarExpr::ColumnOrString(name) => {
-                self.errors.push(
-                    Diagnostic::error(
-                        codes::INVALID,
-                        span,
-                        format!("column \"{name}\" is neither in GROUP BY nor inside an aggregate"),
-                    )
-                    .with_help(format!(
-                        "Add {name} to GROUP BY, or aggregate it (e.g. MAX({name}))."
-                    )),
-                );
-                ScalarExpr::Literal(Value::Null)
-            }
+            ScalarExpr::Column(column) => self.not_grouped(column.name(), span),
+            ScalarExpr::ColumnOrString(name) => self.not_grouped(&name, span),
             other => other.map_children(&mut |child| self.rewrite_grouped(child, key_texts, span)),
         }
+    }
+
+    /// Reports a column read outside GROUP BY and outside any aggregate.
+    fn not_grouped(&mut self, name: &str, span: Span) -> ScalarExpr {
+        self.errors.push(
+            Diagnostic::error(
+                codes::INVALID,
+                span,
+                format!("column \"{name}\" is neither in GROUP BY nor inside an aggregate"),
+            )
+            .with_help(format!(
+                "Add {name} to GROUP BY, or aggregate it (e.g. MAX({name}))."
+            )),
+        );
+        ScalarExpr::Literal(Value::Null)
     }
 
     fn bind_window(&mut self, window: &ast::Window, scope: &Scope) -> WindowPlan {
@@ -1207,7 +1211,7 @@ impl Binder<'_> {
                 aggregates.len() - 1
             }
         };
-        ScalarExpr::Column(aggregate_column(index))
+        ScalarExpr::column(aggregate_column(index))
     }
 
     fn bind_from(&mut self, from: &ast::From) -> (Rel, Scope) {
@@ -1537,7 +1541,7 @@ impl Binder<'_> {
             match item {
                 ast::SelectItem::Wildcard(_) if scope.nested.is_some() => {
                     for key in scope.keys() {
-                        out.push(ProjectItem::Flatten(ScalarExpr::Column(key)));
+                        out.push(ProjectItem::Flatten(ScalarExpr::column(key)));
                     }
                 }
                 ast::SelectItem::Wildcard(_) => out.push(ProjectItem::Wildcard),
@@ -1678,7 +1682,7 @@ impl Binder<'_> {
             ExprKind::Function(call) => self.bind_call(call, expr.span, scope),
             ExprKind::SystemTimestamp => ScalarExpr::SystemTimestamp,
             ExprKind::SystemWindowId if self.window_id_allowed => {
-                ScalarExpr::Column(Name::from(WINDOW_ID_COLUMN))
+                ScalarExpr::column(WINDOW_ID_COLUMN)
             }
             ExprKind::SystemWindowId => {
                 self.errors.push(
@@ -1699,7 +1703,7 @@ impl Binder<'_> {
                 return ScalarExpr::Literal(Value::Null);
             };
             let mut expr = match scope.key_of(&first.value) {
-                Some(key) => ScalarExpr::Column(key),
+                Some(key) => ScalarExpr::column(key),
                 None if first.quote == Quote::Double && rest.is_empty() => {
                     ScalarExpr::ColumnOrString(Name::from(first.value.as_str()))
                 }
@@ -1720,7 +1724,7 @@ impl Binder<'_> {
         let mut expr = if first.quote == Quote::Double && rest.is_empty() {
             ScalarExpr::ColumnOrString(Name::from(first.value.as_str()))
         } else {
-            ScalarExpr::Column(Name::from(first.value.as_str()))
+            ScalarExpr::column(first.value.as_str())
         };
         for segment in rest {
             expr = ScalarExpr::Field(Box::new(expr), Name::from(segment.value.as_str()));
@@ -1921,7 +1925,7 @@ impl Binder<'_> {
                 aggregates.len() - 1
             }
         };
-        ScalarExpr::Column(aggregate_column(index))
+        ScalarExpr::column(aggregate_column(index))
     }
 
     fn bind_call(&mut self, call: &ast::FunctionCall, span: Span, scope: &Scope) -> ScalarExpr {
@@ -1932,7 +1936,7 @@ impl Binder<'_> {
         if is_analytic_call(call) {
             match self.analytic_columns.get(&call.span) {
                 Some(&usize::MAX) => {}
-                Some(&i) => return ScalarExpr::Column(analytic_column(i)),
+                Some(&i) => return ScalarExpr::column(analytic_column(i)),
                 // Not collected for a SELECT: nested in another analytic
                 // call, or in a clause analytic functions cannot read.
                 None => self.errors.push(Diagnostic::error(
@@ -2039,7 +2043,7 @@ impl Binder<'_> {
                     match &e.kind {
                         ExprKind::Column(path) if path.len() == 1 => {
                             match scope.key_of(&path[0].value) {
-                                Some(key) => args.push(ScalarExpr::Column(time_column(&key))),
+                                Some(key) => args.push(ScalarExpr::column(time_column(&key))),
                                 None => args.push(self.bind_expr(e, scope)),
                             }
                         }
@@ -2198,7 +2202,7 @@ fn is_datediff_bound(expr: &ast::Expr) -> bool {
 fn referenced_sources(expr: &ScalarExpr) -> Option<Vec<Name>> {
     fn walk(e: &ScalarExpr, out: &mut Vec<Name>, ambiguous: &mut bool) {
         match e {
-            ScalarExpr::Column(name) => out.push(name.clone()),
+            ScalarExpr::Column(column) => out.push(column.name().clone()),
             ScalarExpr::ColumnIn(..) | ScalarExpr::ColumnOrString(_) => *ambiguous = true,
             other => {
                 let _ = other.clone().map_children(&mut |child| {

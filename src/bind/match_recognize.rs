@@ -302,7 +302,7 @@ fn split_variable(
         segments = &segments[1..];
     }
     let mut expr = match segments.split_first() {
-        Some((first, _)) => ScalarExpr::Column(Name::from(first.value.as_str())),
+        Some((first, _)) => ScalarExpr::column(first.value.as_str()),
         None => ScalarExpr::Literal(crate::types::Value::Null),
     };
     for segment in segments.iter().skip(1) {

@@ -6,6 +6,7 @@
 //! job's error output (ASA-SEMANTICS.md §9).
 
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::expr::functions::Builtin;
 use crate::expr::{cast, ops, EvalError};
@@ -18,7 +19,7 @@ pub enum ScalarExpr {
     /// A constant.
     Literal(Value),
     /// A top-level column of the current row (case-insensitive; NULL if missing).
-    Column(Name),
+    Column(ColumnRef),
     /// An unqualified column in a row nested by source alias (after a JOIN
     /// or APPLY): the first of these sources that has it.
     ColumnIn(Vec<Name>, Name),
@@ -177,6 +178,11 @@ fn not(negated: bool) -> &'static str {
 }
 
 impl ScalarExpr {
+    /// A reference to the top-level column `name`.
+    pub fn column(name: impl Into<Name>) -> ScalarExpr {
+        ScalarExpr::Column(ColumnRef::new(name))
+    }
+
     /// Rebuilds this node with `f` applied to each direct child.
     pub fn map_children(self, f: &mut dyn FnMut(ScalarExpr) -> ScalarExpr) -> ScalarExpr {
         let mut b = |e: Box<ScalarExpr>| Box::new(f(*e));
@@ -259,6 +265,87 @@ impl ScalarExpr {
     }
 }
 
+/// A column name, and the position in the row where it was last found.
+///
+/// A stream's rows keep their columns in one order (an aggregate's output
+/// always, a JSON source usually), so the field at the remembered position
+/// is nearly always the one: a lookup compares one name instead of
+/// scanning the row and comparing every name before it case-insensitively.
+/// A row without the name there is scanned as before and the position is
+/// updated. The position is shared by every worker evaluating the
+/// expression; it is only a guess, so a stale one costs a scan, never a
+/// wrong value (a record's names are unique case-insensitively).
+#[derive(Debug)]
+pub struct ColumnRef {
+    name: Name,
+    hint: AtomicU32,
+}
+
+impl ColumnRef {
+    /// A reference to the column `name`.
+    pub fn new(name: impl Into<Name>) -> Self {
+        ColumnRef {
+            name: name.into(),
+            hint: AtomicU32::new(0),
+        }
+    }
+
+    /// The column's name.
+    pub fn name(&self) -> &Name {
+        &self.name
+    }
+
+    /// The column's name, by value.
+    pub fn into_name(self) -> Name {
+        self.name
+    }
+
+    /// The column's value in `row` (case-insensitive), if present: the
+    /// same field [`crate::types::Record::get`] finds.
+    pub fn find<'r>(&self, row: &'r Row) -> Option<&'r Value> {
+        let fields = row.fields();
+        let hint = self.hint.load(Ordering::Relaxed) as usize;
+        if let Some((name, value)) = fields.get(hint) {
+            if same_name(name, &self.name) {
+                return Some(value);
+            }
+        }
+        let at = fields
+            .iter()
+            .position(|(name, _)| same_name(name, &self.name))?;
+        self.hint.store(at as u32, Ordering::Relaxed);
+        Some(&fields[at].1)
+    }
+}
+
+/// Case-insensitive name equality, with exact bytes (the usual case) first.
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.as_bytes() == b.as_bytes() || a.eq_ignore_ascii_case(b))
+}
+
+impl Clone for ColumnRef {
+    fn clone(&self) -> Self {
+        ColumnRef {
+            name: self.name.clone(),
+            hint: AtomicU32::new(self.hint.load(Ordering::Relaxed)),
+        }
+    }
+}
+
+impl std::ops::Deref for ColumnRef {
+    type Target = Name;
+
+    fn deref(&self) -> &Name {
+        &self.name
+    }
+}
+
+impl fmt::Display for ColumnRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
 /// What an expression can see besides the row.
 #[derive(Clone, Copy, Debug)]
 pub struct EvalContext {
@@ -283,7 +370,7 @@ pub fn eval_borrowed<'r>(
 pub fn eval(expr: &ScalarExpr, row: &Row, ctx: &EvalContext) -> Result<Value, EvalError> {
     Ok(match expr {
         ScalarExpr::Literal(v) => v.clone(),
-        ScalarExpr::Column(name) => row.get(name).cloned().unwrap_or(Value::Null),
+        ScalarExpr::Column(column) => column.find(row).cloned().unwrap_or(Value::Null),
         ScalarExpr::ColumnIn(sources, name) => sources
             .iter()
             .find_map(|source| match row.get(source) {
@@ -402,7 +489,7 @@ fn negate_if(value: Value, negated: bool) -> Result<Value, EvalError> {
 /// leads nowhere, `None` when `expr` is not a column path.
 fn path_in<'r>(expr: &ScalarExpr, row: &'r Row) -> Option<Option<&'r Value>> {
     match expr {
-        ScalarExpr::Column(name) => Some(row.get(name)),
+        ScalarExpr::Column(column) => Some(column.find(row)),
         ScalarExpr::Field(base, name) => Some(match path_in(base, row)? {
             Some(Value::Record(record)) => record.get(name),
             Some(Value::Array(items)) => name.parse::<usize>().ok().and_then(|i| items.get(i)),
@@ -423,5 +510,44 @@ fn field(base: Value, name: &str) -> Value {
             .and_then(|i| items.get(i).cloned())
             .unwrap_or(Value::Null),
         _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(fields: &[(&str, i64)]) -> Row {
+        Row::from_fields(
+            fields
+                .iter()
+                .map(|(name, v)| (Name::from(*name), Value::Bigint(*v))),
+        )
+    }
+
+    /// The remembered position is a guess: rows with the column elsewhere,
+    /// in another case, or without it read as `Record::get` reads them.
+    #[test]
+    fn a_column_reads_what_a_lookup_by_name_reads_in_rows_of_any_order() {
+        let column = ColumnRef::new("Speed");
+        let rows = [
+            row(&[("speed", 1), ("b", 2)]),
+            row(&[("a", 3), ("SPEED", 4)]),
+            row(&[("a", 5), ("speed", 6)]),
+            row(&[("a", 7)]),
+            row(&[("Speed", 8)]),
+            row(&[("a", 9), ("b", 10), ("spee", 11), ("speed", 12)]),
+            row(&[]),
+        ];
+        for _ in 0..2 {
+            for r in &rows {
+                assert_eq!(column.find(r), r.get("speed"), "{r:?}");
+            }
+        }
+        // A copy starts from the copied guess and stays right.
+        let copy = column.clone();
+        for r in &rows {
+            assert_eq!(copy.find(r), r.get("speed"), "{r:?}");
+        }
     }
 }
