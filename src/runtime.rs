@@ -704,12 +704,34 @@ fn result_sink<'scope>(
     let sink_shared = Arc::clone(shared);
     let name = format!("Sink({})", shared.plan.outputs[output_index].name);
     let scope = rows.scope();
+    let encode_shared = Arc::clone(shared);
+    // With one worker the writer's thread encodes anyway: no copy of the line.
+    let encode = scope.peers() > 1 && encodes_on_workers(shared, output_index);
+    // Lines are allocated at the length of the last one: rows of one
+    // output are alike.
+    let mut line_capacity = 0;
+    let rows = rows.map(move |(row, time, diff): (Row, Time, isize)| {
+        if !encode {
+            return (SinkRow { row, line: None }, time, diff);
+        }
+        let row = output_row(&encode_shared, output_index, row, time);
+        let mut line = Vec::with_capacity(line_capacity);
+        // Encoding a record into memory cannot fail; should it, the
+        // writer encodes the row itself.
+        let line = crate::connectors::file::encode_json_line(&row, &mut line)
+            .ok()
+            .map(|()| line);
+        if let Some(line) = &line {
+            line_capacity = line.len().next_power_of_two();
+        }
+        (SinkRow { row, line }, time, diff)
+    });
     rows.unary_frontier(
-        Exchange::new(|_: &(Row, Time, isize)| 0),
+        Exchange::new(|_: &(SinkRow, Time, isize)| 0),
         &name,
         move |_initial, info| {
             let activator = scope.activator_for(info.address);
-            let mut pending: BTreeMap<Time, Vec<(Row, isize)>> = BTreeMap::new();
+            let mut pending: BTreeMap<Time, Vec<(SinkRow, isize)>> = BTreeMap::new();
             let mut held: Option<timely::dataflow::operators::Capability<Time>> = None;
             // Rows written but not yet flushed hold back this time.
             let mut unflushed: Option<timely::dataflow::operators::Capability<Time>> = None;
@@ -1459,22 +1481,80 @@ fn flush_output(shared: &Shared, output_index: usize) {
     }
 }
 
-/// Writes the rows of one time. Final mode writes each row `diff` times;
-/// changes mode writes retractions, then insertions, with a `diff` field.
 /// Sorts one time's rows as `sort_unstable` would (equal rows are
 /// identical, so an unstable sort orders the same as a stable one).
 ///
 /// When every row's first column has the same name (one SELECT's rows), the
 /// rows are first ordered by [`Value::order_prefix`] of that column, copied
 /// out beside each row: most comparisons then read no row at all.
-fn sort_rows(rows: &mut Vec<(Row, isize)>) {
+/// A result row as written: names lower-cased at compatibility level 1.0
+/// (§9) and the job's time field set to the row's time.
+fn output_row(shared: &Shared, output_index: usize, mut row: Row, time: Time) -> Row {
+    if shared.compat == CompatLevel::V1_0 {
+        row = crate::types::Record::from_fields(
+            row.into_fields()
+                .into_iter()
+                .map(|(n, v)| (Name::from(n.to_lowercase()), v)),
+        );
+    }
+    if let Some(Some(field)) = shared.time_fields.get(output_index) {
+        row.set(field.clone(), Value::DateTime(DateTime(time)));
+    }
+    row
+}
+
+/// A result row on its way to the output's single writer, with its JSON
+/// line when the worker that computed it already encoded it
+/// ([`encodes_on_workers`]): encoding is most of the writing, and done this
+/// way it runs on every worker instead of the writer's alone. Rows compare
+/// by `row` only (equal rows encode to equal lines).
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct SinkRow {
+    /// The row as written ([`output_row`] applied when `line` is set).
+    row: Row,
+    /// The row's JSON line, newline included.
+    line: Option<Vec<u8>>,
+}
+
+impl PartialEq for SinkRow {
+    fn eq(&self, other: &Self) -> bool {
+        self.row == other.row
+    }
+}
+
+impl Eq for SinkRow {}
+
+impl PartialOrd for SinkRow {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for SinkRow {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.row.cmp(&other.row)
+    }
+}
+
+/// True when the workers encode an output's rows: a JSON-lines file or
+/// standard output in final mode (changes mode adds the consolidated
+/// `diff`, known only at the writer).
+fn encodes_on_workers(shared: &Shared, output_index: usize) -> bool {
+    matches!(
+        shared.output_targets.get(output_index),
+        Some(OutputTarget::Endpoint(_))
+    ) && shared.modes.get(output_index) != Some(&EmitMode::Changes)
+}
+
+fn sort_rows<T: Ord>(rows: &mut Vec<(T, isize)>, row_of: impl Fn(&T) -> &Row) {
     let first_name = |row: &Row| row.fields().first().map(|(name, _)| name.clone());
-    let Some(name) = rows.first().and_then(|(row, _)| first_name(row)) else {
+    let Some(name) = rows.first().and_then(|(item, _)| first_name(row_of(item))) else {
         rows.sort_unstable();
         return;
     };
-    let shared = rows.iter().all(|(row, _)| {
-        row.fields()
+    let shared = rows.iter().all(|(item, _)| {
+        row_of(item)
+            .fields()
             .first()
             .is_some_and(|(n, _)| Arc::ptr_eq(n, &name) || **n == *name)
     });
@@ -1482,14 +1562,14 @@ fn sort_rows(rows: &mut Vec<(Row, isize)>) {
         rows.sort_unstable();
         return;
     }
-    let mut keyed: Vec<((u8, i64), Row, isize)> = rows
+    let mut keyed: Vec<((u8, i64), T, isize)> = rows
         .drain(..)
-        .map(|(row, diff)| {
-            let prefix = row
+        .map(|(item, diff)| {
+            let prefix = row_of(&item)
                 .fields()
                 .first()
                 .map_or((0, 0), |(_, v)| v.order_prefix());
-            (prefix, row, diff)
+            (prefix, item, diff)
         })
         .collect();
     keyed.sort_unstable_by(|a, b| {
@@ -1500,13 +1580,15 @@ fn sort_rows(rows: &mut Vec<(Row, isize)>) {
     rows.extend(keyed.into_iter().map(|(_, row, diff)| (row, diff)));
 }
 
-fn write_time(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(Row, isize)>) {
-    sort_rows(&mut rows);
-    let mut consolidated: Vec<(Row, isize)> = Vec::with_capacity(rows.len());
-    for (row, diff) in rows {
+/// Writes the rows of one time. Final mode writes each row `diff` times;
+/// changes mode writes retractions, then insertions, with a `diff` field.
+fn write_time(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(SinkRow, isize)>) {
+    sort_rows(&mut rows, |item| &item.row);
+    let mut consolidated: Vec<(SinkRow, isize)> = Vec::with_capacity(rows.len());
+    for (item, diff) in rows {
         match consolidated.last_mut() {
-            Some((last, d)) if *last == row => *d += diff,
-            _ => consolidated.push((row, diff)),
+            Some((last, d)) if *last == item => *d += diff,
+            _ => consolidated.push((item, diff)),
         }
     }
     let Some(writer) = shared.writers.get(output_index) else {
@@ -1519,26 +1601,15 @@ fn write_time(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(R
         return;
     };
     let mut written = 0u64;
-    let time_field = shared.time_fields.get(output_index).cloned().flatten();
     let changes = shared.modes.get(output_index) == Some(&EmitMode::Changes);
-    // Compatibility level 1.0 lower-cases names (§9).
-    if shared.compat == CompatLevel::V1_0 {
-        for (row, _) in consolidated.iter_mut() {
-            *row = crate::types::Record::from_fields(
-                std::mem::take(row)
-                    .into_fields()
-                    .into_iter()
-                    .map(|(n, v)| (crate::types::Name::from(n.to_lowercase()), v)),
-            );
-        }
-    }
     if changes {
         consolidated.retain(|(_, d)| *d != 0);
         consolidated.sort_by_key(|(_, d)| *d > 0);
     }
-    for (mut row, diff) in consolidated {
-        if let Some(field) = &time_field {
-            row.set(field.clone(), Value::DateTime(DateTime(time)));
+    for (item, diff) in consolidated {
+        let SinkRow { mut row, line } = item;
+        if line.is_none() {
+            row = output_row(shared, output_index, row, time);
         }
         let copies = if changes {
             row.set(crate::types::Name::from("diff"), Value::Bigint(diff as i64));
@@ -1547,7 +1618,11 @@ fn write_time(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(R
             diff.max(0)
         };
         for _ in 0..copies {
-            if let Err(e) = writer.write_row(&row) {
+            let result = match &line {
+                Some(line) => writer.write_encoded(&row, line),
+                None => writer.write_row(&row),
+            };
+            if let Err(e) = result {
                 if e.kind() == io::ErrorKind::BrokenPipe {
                     shared.stop.store(true, Ordering::SeqCst);
                 } else {
@@ -1710,7 +1785,7 @@ mod tests {
             let mut expected = rows.clone();
             expected.sort_unstable();
             let mut actual = rows;
-            sort_rows(&mut actual);
+            sort_rows(&mut actual, |row| row);
             proptest::prop_assert_eq!(actual, expected);
         }
     }

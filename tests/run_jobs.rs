@@ -823,3 +823,55 @@ fn an_ok_case_may_be_overridden_only_by_a_bounded_float_tolerance() {
         "{stdout}"
     );
 }
+
+/// With several workers, each worker encodes its share of the rows, after
+/// lower-casing names (compatibility level 1.0) and setting the output's
+/// timestamp field; one and two workers write the same bytes.
+#[test]
+fn lower_cased_names_and_the_time_field_are_written_alike_by_any_number_of_workers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let events: String = (0..40)
+        .map(|i| {
+            format!(
+                "{{\"Make\": \"Make{}\", \"Time\": \"2023-01-01T00:00:{:02}Z\", \"Weight\": {}}}\n",
+                i % 3,
+                i,
+                1000 + i
+            )
+        })
+        .collect();
+    write(dir.path(), "cars.jsonl", &events);
+    write(
+        dir.path(),
+        "q.asaql",
+        "SELECT Make, COUNT(*) AS Cars, SUM(Weight) AS Total INTO Out FROM Cars TIMESTAMP BY Time \
+         GROUP BY Make, TumblingWindow(second, 10)",
+    );
+    let mut written = Vec::new();
+    for workers in ["1", "2"] {
+        let job = write(
+            dir.path(),
+            &format!("job-{workers}.toml"),
+            &format!(
+                "query = \"q.asaql\"\ncompatibility_level = \"1.0\"\n\
+                 [[inputs]]\nalias = \"Cars\"\npath = \"cars.jsonl\"\n\
+                 [[outputs]]\nalias = \"Out\"\npath = \"out-{workers}.jsonl\"\ntimestamp_field = \"WindowEnd\"\n"
+            ),
+        );
+        let (code, _, stderr) = run(&["run", "--job", job.to_str().expect("utf-8"), "-w", workers]);
+        assert_eq!(code, 0, "{stderr}");
+        written.push(
+            std::fs::read_to_string(dir.path().join(format!("out-{workers}.jsonl")))
+                .expect("output"),
+        );
+    }
+    assert_eq!(written[0], written[1]);
+    let rows = lines(&dir.path().join("out-2.jsonl"));
+    // Windows end at 0, 10, .., 40 s and hold their end (the event at 0 s
+    // is alone in the first).
+    assert_eq!(rows.len(), 13, "{rows:?}");
+    assert_eq!(
+        rows[1],
+        serde_json::json!({"make": "Make0", "cars": 3, "total": 3018, "WindowEnd": "2023-01-01T00:00:10.0000000Z"})
+    );
+}

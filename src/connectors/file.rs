@@ -375,6 +375,15 @@ pub(crate) fn lower_case(row: Row) -> Row {
     )
 }
 
+/// Appends `row` to `out` as a JSON object and a newline: the line
+/// [`JsonLinesWriter::write_row`] writes.
+pub fn encode_json_line(row: &Row, out: &mut Vec<u8>) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, &crate::types::OutputJsonRecord(row))
+        .map_err(io::Error::other)?;
+    out.push(b'\n');
+    Ok(())
+}
+
 /// Writes rows as JSON lines.
 pub struct JsonLinesWriter {
     out: Box<dyn Write + Send>,
@@ -413,10 +422,13 @@ impl JsonLinesWriter {
     /// Writes one row as a JSON object on its own line.
     pub fn write_row(&mut self, row: &Row) -> io::Result<()> {
         self.line.clear();
-        serde_json::to_writer(&mut self.line, &crate::types::OutputJsonRecord(row))
-            .map_err(io::Error::other)?;
-        self.line.push(b'\n');
+        encode_json_line(row, &mut self.line)?;
         self.out.write_all(&self.line)
+    }
+
+    /// Writes a line [`encode_json_line`] made.
+    pub fn write_line(&mut self, line: &[u8]) -> io::Result<()> {
+        self.out.write_all(line)
     }
 
     /// Writes one JSON value on its own line.

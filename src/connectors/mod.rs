@@ -98,6 +98,11 @@ impl Polled {
 pub trait RowWriter: Send {
     /// Writes (or enqueues) one row.
     fn write_row(&mut self, row: &Row) -> std::io::Result<()>;
+    /// Writes one row that a worker has already encoded as a JSON line
+    /// ([`file::encode_json_line`]); a writer of another format writes the row.
+    fn write_encoded(&mut self, row: &Row, _line: &[u8]) -> std::io::Result<()> {
+        self.write_row(row)
+    }
     /// Returns once every row written so far is durable where it went
     /// (flushed to the file, acknowledged by the broker).
     fn flush(&mut self) -> std::io::Result<()>;
@@ -106,6 +111,9 @@ pub trait RowWriter: Send {
 impl RowWriter for file::JsonLinesWriter {
     fn write_row(&mut self, row: &Row) -> std::io::Result<()> {
         file::JsonLinesWriter::write_row(self, row)
+    }
+    fn write_encoded(&mut self, _row: &Row, line: &[u8]) -> std::io::Result<()> {
+        file::JsonLinesWriter::write_line(self, line)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         file::JsonLinesWriter::flush(self)
