@@ -235,11 +235,17 @@ fn parse_plain_utc(s: &str) -> Option<DateTime> {
         }
         Some(_) => return None,
     };
-    if second > 59 {
+    if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let time = chrono::NaiveTime::from_hms_nano_opt(hour, minute, second, nanos)?;
-    Some(DateTime::from_chrono(date.and_time(time)))
+    // Every event's time goes through here: ticks by arithmetic rather
+    // than through a chrono date-time.
+    const DAYS_FROM_CE_TO_EPOCH: i64 = 719_163;
+    let days = i64::from(date.num_days_from_ce()) - DAYS_FROM_CE_TO_EPOCH;
+    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+    Some(DateTime(
+        seconds * TICKS_PER_SECOND + i64::from(nanos / 100),
+    ))
 }
 
 impl fmt::Display for DateTime {

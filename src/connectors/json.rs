@@ -32,19 +32,20 @@ const MAX_INTERNED: usize = 64;
 struct Interned {
     names: Vec<Name>,
     next: usize,
+    /// Fields of the last object decoded: the next record's capacity.
+    width: usize,
 }
 
 thread_local! {
     static NAMES: RefCell<Interned> = const {
-        RefCell::new(Interned { names: Vec::new(), next: 0 })
+        RefCell::new(Interned { names: Vec::new(), next: 0, width: 8 })
     };
 }
 
-/// The shared [`Name`] for `text`.
-fn intern(text: &str) -> Name {
-    NAMES.with(|interned| {
-        let mut interned = interned.borrow_mut();
-        let Interned { names, next } = &mut *interned;
+impl Interned {
+    /// The shared [`Name`] for `text`.
+    fn intern(&mut self, text: &str) -> Name {
+        let Interned { names, next, .. } = self;
         let count = names.len();
         let start = if *next < count { *next } else { 0 };
         let found = (start..count).chain(0..start).find(|&i| &*names[i] == text);
@@ -58,13 +59,22 @@ fn intern(text: &str) -> Name {
             *next = count + 1;
         }
         name
-    })
+    }
+}
+
+/// Decodes one document with the thread's interned names (looked up once
+/// per document, not per field).
+fn decode<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    bool_as_bit: bool,
+) -> Result<Value, D::Error> {
+    NAMES.with(|names| ValueSeed { bool_as_bit, names }.deserialize(deserializer))
 }
 
 /// Parses one JSON document as a [`Value`].
 pub fn parse_value(text: &str, bool_as_bit: bool) -> Result<Value, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
-    let value = ValueSeed { bool_as_bit }.deserialize(&mut deserializer)?;
+    let value = decode(&mut deserializer, bool_as_bit)?;
     deserializer.end()?;
     Ok(value)
 }
@@ -72,17 +82,18 @@ pub fn parse_value(text: &str, bool_as_bit: bool) -> Result<Value, serde_json::E
 /// Parses one JSON document given as bytes.
 pub fn parse_value_bytes(bytes: &[u8], bool_as_bit: bool) -> Result<Value, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = ValueSeed { bool_as_bit }.deserialize(&mut deserializer)?;
+    let value = decode(&mut deserializer, bool_as_bit)?;
     deserializer.end()?;
     Ok(value)
 }
 
 #[derive(Clone, Copy)]
-struct ValueSeed {
+struct ValueSeed<'n> {
     bool_as_bit: bool,
+    names: &'n RefCell<Interned>,
 }
 
-impl<'de> DeserializeSeed<'de> for ValueSeed {
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
     type Value = Value;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
@@ -90,7 +101,7 @@ impl<'de> DeserializeSeed<'de> for ValueSeed {
     }
 }
 
-impl<'de> Visitor<'de> for ValueSeed {
+impl<'de> Visitor<'de> for ValueSeed<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -145,19 +156,21 @@ impl<'de> Visitor<'de> for ValueSeed {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let mut record = Record::with_capacity(map.size_hint().unwrap_or(8));
-        while let Some(name) = map.next_key_seed(NameSeed)? {
+        let width = map.size_hint().unwrap_or_else(|| self.names.borrow().width);
+        let mut record = Record::with_capacity(width);
+        while let Some(name) = map.next_key_seed(NameSeed(self.names))? {
             let value = map.next_value_seed(self)?;
             record.set(name, value);
         }
+        self.names.borrow_mut().width = record.len().max(1);
         Ok(Value::Record(record))
     }
 }
 
 /// A field name, interned.
-struct NameSeed;
+struct NameSeed<'n>(&'n RefCell<Interned>);
 
-impl<'de> DeserializeSeed<'de> for NameSeed {
+impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
     type Value = Name;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Name, D::Error> {
@@ -165,7 +178,7 @@ impl<'de> DeserializeSeed<'de> for NameSeed {
     }
 }
 
-impl Visitor<'_> for NameSeed {
+impl Visitor<'_> for NameSeed<'_> {
     type Value = Name;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -173,7 +186,7 @@ impl Visitor<'_> for NameSeed {
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Name, E> {
-        Ok(intern(s))
+        Ok(self.0.borrow_mut().intern(s))
     }
 }
 
