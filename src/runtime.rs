@@ -1481,12 +1481,6 @@ fn flush_output(shared: &Shared, output_index: usize) {
     }
 }
 
-/// Sorts one time's rows as `sort_unstable` would (equal rows are
-/// identical, so an unstable sort orders the same as a stable one).
-///
-/// When every row's first column has the same name (one SELECT's rows), the
-/// rows are first ordered by [`Value::order_prefix`] of that column, copied
-/// out beside each row: most comparisons then read no row at all.
 /// A result row as written: names lower-cased at compatibility level 1.0
 /// (§9) and the job's time field set to the row's time.
 fn output_row(shared: &Shared, output_index: usize, mut row: Row, time: Time) -> Row {
@@ -1546,6 +1540,13 @@ fn encodes_on_workers(shared: &Shared, output_index: usize) -> bool {
     ) && shared.modes.get(output_index) != Some(&EmitMode::Changes)
 }
 
+/// Sorts one time's rows as `sort_unstable` would (equal rows are
+/// identical, so an unstable sort orders the same as a stable one).
+///
+/// When every row's first column has the same name (one SELECT's rows), the
+/// rows are first ordered by [`Value::order_prefix`] of that column, copied
+/// out beside each row: most comparisons then read no row at all.
+/// `row_of` gives the row an item is sorted by.
 fn sort_rows<T: Ord>(rows: &mut Vec<(T, isize)>, row_of: impl Fn(&T) -> &Row) {
     let first_name = |row: &Row| row.fields().first().map(|(name, _)| name.clone());
     let Some(name) = rows.first().and_then(|(item, _)| first_name(row_of(item))) else {
