@@ -701,37 +701,43 @@ fn result_sink<'scope>(
     shared: &Arc<Shared>,
     output_index: usize,
 ) -> timely::dataflow::Stream<'scope, Time, Vec<()>> {
-    let sink_shared = Arc::clone(shared);
-    let name = format!("Sink({})", shared.plan.outputs[output_index].name);
-    let scope = rows.scope();
+    // With one worker the writer's thread encodes anyway: rows go as they are.
+    if rows.scope().peers() == 1 || !encodes_on_workers(shared, output_index) {
+        return write_sink(rows, shared, output_index);
+    }
     let encode_shared = Arc::clone(shared);
-    // With one worker the writer's thread encodes anyway: no copy of the line.
-    let encode = scope.peers() > 1 && encodes_on_workers(shared, output_index);
     // Lines are allocated at the length of the last one: rows of one
     // output are alike.
     let mut line_capacity = 0;
-    let rows = rows.map(move |(row, time, diff): (Row, Time, isize)| {
-        if !encode {
-            return (SinkRow { row, line: None }, time, diff);
-        }
+    let encoded = rows.map(move |(row, time, diff): (Row, Time, isize)| {
         let row = output_row(&encode_shared, output_index, row, time);
         let mut line = Vec::with_capacity(line_capacity);
-        // Encoding a record into memory cannot fail; should it, the
-        // writer encodes the row itself.
-        let line = crate::connectors::file::encode_json_line(&row, &mut line)
-            .ok()
-            .map(|()| line);
-        if let Some(line) = &line {
-            line_capacity = line.len().next_power_of_two();
+        // Encoding a record into memory cannot fail; should it, the empty
+        // line makes the writer encode the row itself.
+        if crate::connectors::file::encode_json_line(&row, &mut line).is_err() {
+            line.clear();
         }
-        (SinkRow { row, line }, time, diff)
+        line_capacity = line.len().next_power_of_two();
+        (EncodedRow { row, line }, time, diff)
     });
+    write_sink(encoded, shared, output_index)
+}
+
+/// The sink operator of [`result_sink`], over plain or encoded rows.
+fn write_sink<'scope, T: SinkItem>(
+    rows: timely::dataflow::Stream<'scope, Time, Vec<(T, Time, isize)>>,
+    shared: &Arc<Shared>,
+    output_index: usize,
+) -> timely::dataflow::Stream<'scope, Time, Vec<()>> {
+    let sink_shared = Arc::clone(shared);
+    let name = format!("Sink({})", shared.plan.outputs[output_index].name);
+    let scope = rows.scope();
     rows.unary_frontier(
-        Exchange::new(|_: &(SinkRow, Time, isize)| 0),
+        Exchange::new(|_: &(T, Time, isize)| 0),
         &name,
         move |_initial, info| {
             let activator = scope.activator_for(info.address);
-            let mut pending: BTreeMap<Time, Vec<(SinkRow, isize)>> = BTreeMap::new();
+            let mut pending: BTreeMap<Time, Vec<(T, isize)>> = BTreeMap::new();
             let mut held: Option<timely::dataflow::operators::Capability<Time>> = None;
             // Rows written but not yet flushed hold back this time.
             let mut unflushed: Option<timely::dataflow::operators::Capability<Time>> = None;
@@ -1497,34 +1503,60 @@ fn output_row(shared: &Shared, output_index: usize, mut row: Row, time: Time) ->
     row
 }
 
-/// A result row on its way to the output's single writer, with its JSON
-/// line when the worker that computed it already encoded it
+/// What the sink receives: a result row, maybe already encoded.
+trait SinkItem: timely::ExchangeData + Ord {
+    /// The row, which orders and consolidates the item.
+    fn row(&self) -> &Row;
+    /// The row and, when encoded, its line (with [`output_row`] applied).
+    fn into_parts(self) -> (Row, Option<Vec<u8>>);
+}
+
+impl SinkItem for Row {
+    fn row(&self) -> &Row {
+        self
+    }
+    fn into_parts(self) -> (Row, Option<Vec<u8>>) {
+        (self, None)
+    }
+}
+
+/// A result row with its JSON line, encoded by the worker that computed it
 /// ([`encodes_on_workers`]): encoding is most of the writing, and done this
 /// way it runs on every worker instead of the writer's alone. Rows compare
 /// by `row` only (equal rows encode to equal lines).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-struct SinkRow {
-    /// The row as written ([`output_row`] applied when `line` is set).
+struct EncodedRow {
+    /// The row as written ([`output_row`] applied).
     row: Row,
-    /// The row's JSON line, newline included.
-    line: Option<Vec<u8>>,
+    /// The row's JSON line, newline included; empty if encoding failed.
+    line: Vec<u8>,
 }
 
-impl PartialEq for SinkRow {
+impl SinkItem for EncodedRow {
+    fn row(&self) -> &Row {
+        &self.row
+    }
+    fn into_parts(self) -> (Row, Option<Vec<u8>>) {
+        let line = (!self.line.is_empty()).then_some(self.line);
+        (self.row, line)
+    }
+}
+
+impl PartialEq for EncodedRow {
     fn eq(&self, other: &Self) -> bool {
         self.row == other.row
     }
 }
 
-impl Eq for SinkRow {}
+impl Eq for EncodedRow {}
 
-impl PartialOrd for SinkRow {
+impl PartialOrd for EncodedRow {
     fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
         Some(self.cmp(other))
     }
 }
 
-impl Ord for SinkRow {
+impl Ord for EncodedRow {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.row.cmp(&other.row)
     }
@@ -1583,9 +1615,14 @@ fn sort_rows<T: Ord>(rows: &mut Vec<(T, isize)>, row_of: impl Fn(&T) -> &Row) {
 
 /// Writes the rows of one time. Final mode writes each row `diff` times;
 /// changes mode writes retractions, then insertions, with a `diff` field.
-fn write_time(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(SinkRow, isize)>) {
-    sort_rows(&mut rows, |item| &item.row);
-    let mut consolidated: Vec<(SinkRow, isize)> = Vec::with_capacity(rows.len());
+fn write_time<T: SinkItem>(
+    shared: &Shared,
+    output_index: usize,
+    time: Time,
+    mut rows: Vec<(T, isize)>,
+) {
+    sort_rows(&mut rows, T::row);
+    let mut consolidated: Vec<(T, isize)> = Vec::with_capacity(rows.len());
     for (item, diff) in rows {
         match consolidated.last_mut() {
             Some((last, d)) if *last == item => *d += diff,
@@ -1608,7 +1645,7 @@ fn write_time(shared: &Shared, output_index: usize, time: Time, mut rows: Vec<(S
         consolidated.sort_by_key(|(_, d)| *d > 0);
     }
     for (item, diff) in consolidated {
-        let SinkRow { mut row, line } = item;
+        let (mut row, line) = item.into_parts();
         if line.is_none() {
             row = output_row(shared, output_index, row, time);
         }
