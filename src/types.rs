@@ -104,6 +104,9 @@ impl DateTime {
     /// Parses an ISO 8601 date or date-time. A string without an offset is
     /// UTC (ASA-SEMANTICS.md §13.11); an offset is converted to UTC.
     pub fn parse(text: &str) -> Option<DateTime> {
+        if let Some(dt) = parse_plain_utc(text) {
+            return Some(dt);
+        }
         let s = text.trim();
         if s.is_empty() {
             return None;
@@ -207,45 +210,78 @@ fn push_digits(out: &mut String, value: u64, width: u32) {
 /// general way. Accepts nothing the general way would read differently.
 fn parse_plain_utc(s: &str) -> Option<DateTime> {
     let b = s.as_bytes();
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' {
+    let (Some(head), Some((b'Z', fraction))) = (b.first_chunk::<19>(), b.get(19..)?.split_last())
+    else {
+        return None;
+    };
+    if head[4] != b'-'
+        || head[7] != b'-'
+        || head[10] != b'T'
+        || head[13] != b':'
+        || head[16] != b':'
+    {
         return None;
     }
-    if b[16] != b':' || *b.last()? != b'Z' {
+    // Every event's time goes through here: fixed positions and arithmetic,
+    // no general parser and no chrono date.
+    let mut digits = [0u32; 19];
+    for i in [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18] {
+        digits[i] = u32::from(head[i].wrapping_sub(b'0'));
+        if digits[i] > 9 {
+            return None;
+        }
+    }
+    let two = |i: usize| digits[i] * 10 + digits[i + 1];
+    let year = two(0) * 100 + two(2);
+    let (month, day) = (two(5), two(8));
+    let (hour, minute, second) = (two(11), two(14), two(17));
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
-    let number = |range: std::ops::Range<usize>| -> Option<u32> {
-        let digits = b.get(range)?;
-        let mut n = 0u32;
-        for d in digits {
-            if !d.is_ascii_digit() {
-                return None;
-            }
-            n = n * 10 + u32::from(d - b'0');
-        }
-        Some(n)
-    };
-    let date = NaiveDate::from_ymd_opt(number(0..4)? as i32, number(5..7)?, number(8..10)?)?;
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    let fraction = &b[19..b.len() - 1];
-    let nanos = match fraction.split_first() {
-        None => 0,
-        Some((b'.', digits)) if (1..=9).contains(&digits.len()) => {
-            let value = number(20..20 + digits.len())?;
-            value * 10u32.pow(9 - digits.len() as u32)
-        }
-        Some(_) => return None,
-    };
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    // Every event's time goes through here: ticks by arithmetic rather
-    // than through a chrono date-time.
-    const DAYS_FROM_CE_TO_EPOCH: i64 = 719_163;
-    let days = i64::from(date.num_days_from_ce()) - DAYS_FROM_CE_TO_EPOCH;
-    let seconds = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
-    Some(DateTime(
-        seconds * TICKS_PER_SECOND + i64::from(nanos / 100),
-    ))
+    let ticks = match fraction.split_first() {
+        None => 0,
+        Some((b'.', fraction)) if (1..=9).contains(&fraction.len()) => {
+            let mut nanos = 0u32;
+            for d in fraction {
+                let d = u32::from(d.wrapping_sub(b'0'));
+                if d > 9 {
+                    return None;
+                }
+                nanos = nanos * 10 + d;
+            }
+            nanos * 10u32.pow(9 - fraction.len() as u32) / 100
+        }
+        Some(_) => return None,
+    };
+    let seconds =
+        days_since_epoch(year, month, day) * 86_400 + i64::from(hour * 3600 + minute * 60 + second);
+    Some(DateTime(seconds * TICKS_PER_SECOND + i64::from(ticks)))
+}
+
+/// Days in `month` (1 to 12) of the proleptic Gregorian `year`.
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a valid proleptic Gregorian date: the count of
+/// days in whole 400-year eras (146,097 each) and the day of its era, with
+/// years starting in March so that February's leap day comes last.
+fn days_since_epoch(year: u32, month: u32, day: u32) -> i64 {
+    let year = i64::from(year) - i64::from(month <= 2);
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let month_from_march = (i64::from(month) + 9) % 12;
+    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 impl fmt::Display for DateTime {
@@ -505,6 +541,14 @@ impl Record {
         record
     }
 
+    /// A record of fields whose names the caller knows to be distinct
+    /// (case-insensitively).
+    pub fn from_unique_fields(fields: Vec<(Name, Value)>) -> Self {
+        Record {
+            fields: std::sync::Arc::new(fields),
+        }
+    }
+
     /// The value of `name` (case-insensitive), if present.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields
@@ -657,6 +701,9 @@ mod tests {
             "2026-11-01T00:00:00.1Z",
             "2026-11-01T23:59:59.0001000Z",
             "2024-02-29T12:30:45.123456789Z",
+            "2000-02-29T00:00:00Z",
+            "1969-12-31T23:59:59.9999999Z",
+            "0000-03-01T00:00:00Z",
             "0001-01-01T00:00:00Z",
             "9999-12-31T23:59:59.9999999Z",
         ] {
@@ -671,6 +718,8 @@ mod tests {
             "2026-11-01T00:00:00.1234567891Z",
             "2026-11-01T00:00:00.Z",
             "2023-02-29T00:00:00Z",
+            "1900-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
             "2026-13-01T00:00:00Z",
             "2026-11-01T24:00:00Z",
             "2026-11-01T0a:00:00Z",
@@ -743,6 +792,10 @@ mod tests {
             text.push('Z');
             if let Some(fast) = parse_plain_utc(&text) {
                 proptest::prop_assert_eq!(Some(fast), parse_with_chrono(&text), "{}", text);
+            }
+            // Leap seconds and more than 9 digits are the general parser's.
+            if second < 60 && digits <= 9 {
+                proptest::prop_assert_eq!(parse_plain_utc(&text), parse_with_chrono(&text), "{}", text);
             }
             if let Some(general) = parse_with_chrono(&text) {
                 proptest::prop_assert_eq!(DateTime::parse(&text), Some(general), "{}", text);

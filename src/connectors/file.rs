@@ -174,15 +174,7 @@ impl EventReader {
                 if !self.part.owns(self.seen - 1) {
                     continue;
                 }
-                break match std::str::from_utf8(buffer) {
-                    Ok(text) => decode_json_object(text.trim(), *line_no, bool_as_bit),
-                    Err(e) => Err(BadEvent {
-                        position: format!("line {line_no}"),
-                        reason: reasons::INVALID_DATA,
-                        message: format!("the line is not UTF-8 text: {e}"),
-                        raw: truncate_raw(&String::from_utf8_lossy(buffer)),
-                    }),
-                };
+                break decode_json_line(buffer.trim_ascii(), *line_no, bool_as_bit);
             },
             ReaderKind::JsonArray { items } => match items.find(|(i, _)| self.part.owns(*i)) {
                 None => {
@@ -315,13 +307,17 @@ fn read_json_array(mut reader: BufReader<Box<dyn Read + Send>>) -> io::Result<Re
     })
 }
 
-fn decode_json_object(text: &str, line_no: usize, bool_as_bit: bool) -> Decoded {
+/// One JSON line as a row. The line is checked as UTF-8 once, whole: the
+/// JSON parser then reads its strings without checking each again.
+fn decode_json_line(line: &[u8], line_no: usize, bool_as_bit: bool) -> Decoded {
     let bad = |message: String| BadEvent {
         position: format!("line {line_no}"),
         reason: reasons::INVALID_DATA,
         message,
-        raw: truncate_raw(text),
+        raw: truncate_raw(&String::from_utf8_lossy(line)),
     };
+    let text =
+        std::str::from_utf8(line).map_err(|e| bad(format!("the line is not UTF-8 text: {e}")))?;
     let value = super::json::parse_value(text, bool_as_bit)
         .map_err(|e| bad(format!("invalid JSON: {e}")))?;
     value_to_row(value).map_err(bad)

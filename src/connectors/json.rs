@@ -45,30 +45,35 @@ thread_local! {
 impl Interned {
     /// The shared [`Name`] for `text`.
     fn intern(&mut self, text: &str) -> Name {
-        let Interned { names, next, .. } = self;
-        let count = names.len();
-        let start = if *next < count { *next } else { 0 };
-        let found = (start..count).chain(0..start).find(|&i| &*names[i] == text);
-        if let Some(i) = found {
-            *next = i + 1;
-            return names[i].clone();
+        let count = self.names.len();
+        // The likely name first, then the others.
+        if let Some(name) = self.names.get(self.next).filter(|n| &***n == text) {
+            self.next += 1;
+            return name.clone();
+        }
+        if let Some(i) = self.names.iter().position(|n| &**n == text) {
+            self.next = i + 1;
+            return self.names[i].clone();
         }
         let name = Name::from(text);
         if count < MAX_INTERNED {
-            names.push(name.clone());
-            *next = count + 1;
+            self.names.push(name.clone());
+            self.next = count + 1;
         }
         name
     }
 }
 
-/// Decodes one document with the thread's interned names (looked up once
+/// Decodes one document with the thread's interned names (borrowed once
 /// per document, not per field).
 fn decode<'de, D: Deserializer<'de>>(
     deserializer: D,
     bool_as_bit: bool,
 ) -> Result<Value, D::Error> {
-    NAMES.with(|names| ValueSeed { bool_as_bit, names }.deserialize(deserializer))
+    NAMES.with(|names| {
+        let names = &mut *names.borrow_mut();
+        ValueSeed { bool_as_bit, names }.deserialize(deserializer)
+    })
 }
 
 /// Parses one JSON document as a [`Value`].
@@ -79,7 +84,7 @@ pub fn parse_value(text: &str, bool_as_bit: bool) -> Result<Value, serde_json::E
     Ok(value)
 }
 
-/// Parses one JSON document given as bytes.
+/// Parses one JSON document given as bytes (its strings must be UTF-8).
 pub fn parse_value_bytes(bytes: &[u8], bool_as_bit: bool) -> Result<Value, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = decode(&mut deserializer, bool_as_bit)?;
@@ -87,10 +92,19 @@ pub fn parse_value_bytes(bytes: &[u8], bool_as_bit: bool) -> Result<Value, serde
     Ok(value)
 }
 
-#[derive(Clone, Copy)]
 struct ValueSeed<'n> {
     bool_as_bit: bool,
-    names: &'n RefCell<Interned>,
+    names: &'n mut Interned,
+}
+
+impl ValueSeed<'_> {
+    /// A seed for a nested value, with the same names.
+    fn nested(&mut self) -> ValueSeed<'_> {
+        ValueSeed {
+            bool_as_bit: self.bool_as_bit,
+            names: self.names,
+        }
+    }
 }
 
 impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
@@ -147,28 +161,39 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         Ok(Value::String(s))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        while let Some(item) = seq.next_element_seed(self)? {
+        while let Some(item) = seq.next_element_seed(self.nested())? {
             items.push(item);
         }
         Ok(Value::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
-        let width = map.size_hint().unwrap_or_else(|| self.names.borrow().width);
-        let mut record = Record::with_capacity(width);
+    /// The fields are gathered first and made a record once: a record's
+    /// fields are shared (copy on write), and setting them one by one
+    /// checked the sharing at every field.
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Value, A::Error> {
+        let width = map.size_hint().unwrap_or(self.names.width);
+        let mut fields: Vec<(Name, Value)> = Vec::with_capacity(width);
         while let Some(name) = map.next_key_seed(NameSeed(self.names))? {
-            let value = map.next_value_seed(self)?;
-            record.set(name, value);
+            let value = map.next_value_seed(self.nested())?;
+            // A repeated name keeps its first position and the last value.
+            // Interned names of one stream are one allocation each.
+            match fields
+                .iter_mut()
+                .find(|(n, _)| Name::ptr_eq(n, &name) || n.eq_ignore_ascii_case(&name))
+            {
+                Some(field) => field.1 = value,
+                None => fields.push((name, value)),
+            }
         }
-        self.names.borrow_mut().width = record.len().max(1);
-        Ok(Value::Record(record))
+        self.names.width = fields.len().max(1);
+        Ok(Value::Record(Record::from_unique_fields(fields)))
     }
 }
 
 /// A field name, interned.
-struct NameSeed<'n>(&'n RefCell<Interned>);
+struct NameSeed<'a>(&'a mut Interned);
 
 impl<'de> DeserializeSeed<'de> for NameSeed<'_> {
     type Value = Name;
@@ -186,7 +211,7 @@ impl Visitor<'_> for NameSeed<'_> {
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Name, E> {
-        Ok(self.0.borrow_mut().intern(s))
+        Ok(self.0.intern(s))
     }
 }
 
