@@ -714,33 +714,74 @@ impl<'scope> Renderer<'_, 'scope> {
         F: FnMut(&Row, &EvalContext) -> Result<X, EvalError> + 'static,
         G: FnMut(Row, X) -> Option<D> + 'static,
     {
-        let (ok, err) = rows
-            .inner
-            .ok_err::<Vec<_>, _, Vec<_>, _, _>(move |(row, time, diff)| {
-                let timestamp = match row.fields().last() {
-                    Some((name, Value::DateTime(end))) if name.as_ref() == WINDOW_END_COLUMN => {
-                        *end
+        let (ok, err) = keep_or_fail(rows.inner, move |(row, time, diff)| {
+            let timestamp = match row.fields().last() {
+                Some((name, Value::DateTime(end))) if name.as_ref() == WINDOW_END_COLUMN => *end,
+                _ => DateTime(time),
+            };
+            let ctx = EvalContext { timestamp };
+            match check(&row, &ctx) {
+                Ok(checked) => Ok(finish(row, checked).map(|kept| (kept, time, diff))),
+                Err(error) => Err((
+                    Failure {
+                        operator: name.clone(),
+                        reason: error.code().to_string(),
+                        message: error.message,
+                        row,
+                    },
+                    time,
+                    diff,
+                )),
+            }
+        });
+        self.failures.push(err);
+        ok.as_collection()
+    }
+}
+
+/// Timely's `ok_err` with a third outcome: `Ok(Some)` goes to the first
+/// output, `Err` to the second, `Ok(None)` nowhere. A filter, projection or
+/// evaluation is then one pass over its rows, not `ok_err` and a flat map.
+fn keep_or_fail<'scope, D, K, E>(
+    input: Stream<'scope, Time, Vec<D>>,
+    mut logic: impl FnMut(D) -> Result<Option<K>, E> + 'static,
+) -> (Stream<'scope, Time, Vec<K>>, Stream<'scope, Time, Vec<E>>)
+where
+    D: Clone + 'static,
+    K: Clone + 'static,
+    E: Clone + 'static,
+{
+    use timely::dataflow::channels::pact::Pipeline;
+    use timely::dataflow::operators::generic::builder_rc::OperatorBuilder;
+    use timely::dataflow::operators::generic::OutputBuilder;
+
+    let mut builder = OperatorBuilder::new("KeepOrFail".to_owned(), input.scope());
+    let mut input = builder.new_input(input, Pipeline);
+    builder.set_notify_for(0, timely::progress::operate::FrontierInterest::Never);
+    let (kept, kept_stream) = builder.new_output();
+    let (failed, failed_stream) = builder.new_output();
+    let mut kept = OutputBuilder::from(kept);
+    let mut failed = OutputBuilder::from(failed);
+    builder.build(move |_| {
+        move |_frontiers| {
+            let mut kept = kept.activate();
+            let mut failed = failed.activate();
+            input.for_each_stamp(|stamp, batches| {
+                let mut kept = kept.session(&stamp);
+                let mut failed = failed.session(&stamp);
+                for batch in batches {
+                    for item in batch.drain(..) {
+                        match logic(item) {
+                            Ok(Some(item)) => kept.give(item),
+                            Ok(None) => {}
+                            Err(item) => failed.give(item),
+                        }
                     }
-                    _ => DateTime(time),
-                };
-                let ctx = EvalContext { timestamp };
-                match check(&row, &ctx) {
-                    Ok(checked) => Ok((finish(row, checked), time, diff)),
-                    Err(error) => Err((
-                        Failure {
-                            operator: name.clone(),
-                            reason: error.code().to_string(),
-                            message: error.message,
-                            row,
-                        },
-                        time,
-                        diff,
-                    )),
                 }
             });
-        self.failures.push(err);
-        ok.as_collection().flat_map(|kept: Option<D>| kept)
-    }
+        }
+    });
+    (kept_stream, failed_stream)
 }
 
 /// The (index or name, value) pairs APPLY unfolds; anything that is not an
