@@ -78,26 +78,22 @@ struct Open {
 }
 
 impl Open {
-    /// The id of `keys`, new when no open group uses them.
-    fn id(&mut self, keys: &[Value]) -> u32 {
-        if let Some(&id) = self.ids.get(keys) {
+    /// The id of `keys`, new when no open group uses them (a new key keeps
+    /// `keys` itself, and the lookup table a copy).
+    fn id(&mut self, keys: Vec<Value>) -> u32 {
+        if let Some(&id) = self.ids.get(keys.as_slice()) {
             return id;
         }
+        let id = self.free.pop().unwrap_or(self.keys.len() as u32);
+        self.ids.insert(keys.clone(), id);
         let entry = Some(KeyGroups {
-            values: keys.to_vec(),
+            values: keys,
             groups: Vec::new(),
         });
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.keys[id as usize] = entry;
-                id
-            }
-            None => {
-                self.keys.push(entry);
-                (self.keys.len() - 1) as u32
-            }
-        };
-        self.ids.insert(keys.to_vec(), id);
+        match self.keys.get_mut(id as usize) {
+            Some(slot) => *slot = entry,
+            None => self.keys.push(entry),
+        }
         id
     }
 
@@ -302,7 +298,7 @@ pub fn aggregate_at_window_ends<'scope>(
     // Phase two, on the group's worker: merge the partials, then compute.
     let route = |partial: &Partial| route_keys(&partial.0 .0 .0);
     let merge = |open: &mut Open, (((values, member), group), end, _): Partial| {
-        let id = open.id(&values);
+        let id = open.id(values);
         if let Some(held) = open.group(id, end, member) {
             held.merge(group);
         }
@@ -388,7 +384,7 @@ fn file_event(
             }
         });
     }
-    let id = open.id(&keys);
+    let id = open.id(keys);
     let last = ends.len().saturating_sub(1);
     let mut slots = Some(slots);
     for (i, &(end, member)) in ends.iter().enumerate() {
@@ -578,7 +574,7 @@ mod tests {
             ]
         );
         // A freed id is reused for the next new key.
-        assert_eq!(open.id(&[Value::Bigint(3)]), 0);
+        assert_eq!(open.id(vec![Value::Bigint(3)]), 0);
     }
 
     #[test]
