@@ -481,6 +481,26 @@ mod tests {
     }
 
     #[test]
+    fn json_whitespace_around_a_line_is_ignored_and_other_whitespace_is_bad() {
+        let items = read_all(
+            " \t{\"a\":1}\r\n \t\r\n\u{a0}{\"a\":2}\n{\"a\":3} \n",
+            Format::Json,
+        );
+        assert_eq!(items.len(), 3);
+        assert_eq!(
+            items[0].as_ref().expect("ok").get("a"),
+            Some(&Value::Bigint(1))
+        );
+        let bad = items[1].as_ref().expect_err("bad");
+        assert_eq!(bad.position, "line 3");
+        assert!(bad.message.contains("invalid JSON"), "{}", bad.message);
+        assert_eq!(
+            items[2].as_ref().expect("ok").get("a"),
+            Some(&Value::Bigint(3))
+        );
+    }
+
+    #[test]
     fn a_line_that_is_not_utf8_is_a_bad_event_and_reading_goes_on() {
         let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(
             b"{\"a\":1}\n{\"a\":\"\xff\"}\n{\"a\":3}\n".to_vec(),
