@@ -29,7 +29,8 @@ pub struct EventReader {
 /// Which share of a file's events a reader decodes: event `i` (counting
 /// non-blank lines, CSV records or array elements from 0) belongs to part
 /// `i % parts`. Every reader scans the whole file but decodes only its own
-/// events, so parts hold events from the same stretch of time.
+/// events (another part's lines are skipped where they lie in the read
+/// buffer, not copied), so parts hold events from the same stretch of time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Part {
     /// This part, `0..parts`.
@@ -161,6 +162,21 @@ impl EventReader {
                 line_no,
                 buffer,
             } => loop {
+                // The next non-blank line is event `seen`: another part's
+                // is skipped in place, without copying it.
+                if !self.part.owns(self.seen) {
+                    match skip_line(lines.as_mut())? {
+                        None => {
+                            self.inner = ReaderKind::Done;
+                            return Ok(None);
+                        }
+                        Some(blank) => {
+                            *line_no += 1;
+                            self.seen += usize::from(!blank);
+                            continue;
+                        }
+                    }
+                }
                 buffer.clear();
                 if lines.read_until(b'\n', buffer)? == 0 {
                     self.inner = ReaderKind::Done;
@@ -305,6 +321,29 @@ fn read_json_array(mut reader: BufReader<Box<dyn Read + Send>>) -> io::Result<Re
             .collect::<Vec<_>>()
             .into_iter(),
     })
+}
+
+/// Consumes one line of `lines` without copying it: `Some(true)` when it
+/// was blank (ASCII whitespace only), `None` at the end of the input.
+fn skip_line(lines: &mut dyn BufRead) -> io::Result<Option<bool>> {
+    let mut read_any = false;
+    let mut blank = true;
+    loop {
+        let available = lines.fill_buf()?;
+        if available.is_empty() {
+            return Ok(read_any.then_some(blank));
+        }
+        read_any = true;
+        let (line, used, ended) = match memchr::memchr(b'\n', available) {
+            Some(at) => (&available[..at], at + 1, true),
+            None => (available, available.len(), false),
+        };
+        blank = blank && line.iter().all(u8::is_ascii_whitespace);
+        lines.consume(used);
+        if ended {
+            return Ok(Some(blank));
+        }
+    }
 }
 
 /// One JSON line as a row. The line is checked as UTF-8 once, whole: the
@@ -478,6 +517,62 @@ mod tests {
             .message
             .contains("expected a JSON object"));
         assert!(items[3].is_ok());
+    }
+
+    /// Every event of `text` read as `part`, with its index among all
+    /// parts' events; a bad event as its position.
+    fn read_part(text: &str, part: Part) -> Vec<(usize, Result<String, String>)> {
+        let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(text.as_bytes().to_vec()));
+        let mut reader = EventReader::from_reader(raw, Format::Json, OPTS)
+            .expect("opens")
+            .with_part(part);
+        let mut out = Vec::new();
+        while let Some(item) = reader.next_event().expect("reads") {
+            let item = item
+                .map(|row| format!("{:?}", row.fields()))
+                .map_err(|bad| bad.position);
+            out.push((reader.last_event_index(), item));
+        }
+        out
+    }
+
+    #[test]
+    fn a_skipped_line_is_blank_only_if_all_its_chunks_are() {
+        // A two-byte buffer: every line spans several chunks.
+        let text = "x   \n   \n  \t y\n{}\nlast";
+        let mut lines = BufReader::with_capacity(2, io::Cursor::new(text.as_bytes()));
+        let mut skipped = Vec::new();
+        while let Some(blank) = skip_line(&mut lines).expect("reads") {
+            skipped.push(blank);
+        }
+        assert_eq!(skipped, [false, true, false, false, false]);
+    }
+
+    proptest::proptest! {
+        /// The parts of a split file are the whole file's events, each
+        /// read by exactly one part, at the same index and line: blank
+        /// lines count for no part, and a part skips the others' lines
+        /// (bad ones included) without reading them.
+        #[test]
+        fn split_parts_read_the_whole_files_events_once(
+            lines in proptest::collection::vec(0usize..6, 0..40),
+            final_newline in proptest::bool::ANY,
+            parts in 1usize..5,
+        ) {
+            let choices = ["{\"a\":1}", "", " \t ", "{\"b\":\"x\"}\r", "not json", "  {\"c\":[2]}  "];
+            let mut text = lines.iter().map(|&i| choices[i]).collect::<Vec<_>>().join("\n");
+            if final_newline && !text.is_empty() {
+                text.push('\n');
+            }
+            let whole = read_part(&text, Part::WHOLE);
+            let mut split: Vec<_> = (0..parts)
+                .flat_map(|index| read_part(&text, Part { index, parts }))
+                .collect();
+            split.sort_by_key(|(i, _)| *i);
+            proptest::prop_assert_eq!(&split, &whole);
+            let indices: Vec<usize> = whole.iter().map(|(i, _)| *i).collect();
+            proptest::prop_assert_eq!(indices, (0..whole.len()).collect::<Vec<_>>());
+        }
     }
 
     #[test]
