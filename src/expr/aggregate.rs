@@ -1013,6 +1013,35 @@ mod tests {
     fn int(i: i64) -> Value {
         Value::Bigint(i)
     }
+
+    proptest::proptest! {
+        /// A fold holds the net rows, non-NULL rows and sum of what was
+        /// added, whatever the multiplicities.
+        #[test]
+        fn a_fold_sums_rows_times_their_multiplicities(
+            rows in proptest::collection::vec((proptest::option::of(-5i64..5), -2isize..3), 0..20),
+            float in proptest::bool::ANY,
+        ) {
+            let mut fold = IntegerFold::default();
+            let (mut net, mut non_null, mut sum) = (0i64, 0i64, 0i128);
+            for (value, diff) in &rows {
+                let value = match value {
+                    None => Value::Null,
+                    Some(i) if float && *i == 0 => Value::Float(0.5),
+                    Some(i) => int(*i),
+                };
+                fold.add(&value, *diff);
+                net += *diff as i64;
+                if !value.is_null() {
+                    non_null += *diff as i64;
+                }
+                if let Value::Bigint(i) = value {
+                    sum += i128::from(i) * (*diff as i128);
+                }
+            }
+            proptest::prop_assert_eq!(fold, IntegerFold { rows: net, non_null, sum });
+        }
+    }
     fn fl(f: f64) -> Value {
         Value::Float(f)
     }
