@@ -365,12 +365,13 @@ impl<'scope> Renderer<'_, 'scope> {
         keys.extend(partition_by);
         let keys_len = keys.len();
         let eval_aggregates = aggregates.to_vec();
+        let slot_count: usize = aggregates.iter().map(|a| 1 + a.order_by.len()).sum();
         let evaluated = self.fallible(rows, name.clone(), move |row, ctx| {
             let mut key_values = Vec::with_capacity(keys.len());
             for key in &keys {
                 key_values.push(eval(key, row, ctx)?);
             }
-            let mut slots = Vec::with_capacity(eval_aggregates.len() * 2);
+            let mut slots = Vec::with_capacity(slot_count);
             for aggregate in &eval_aggregates {
                 slots.push(match &aggregate.argument {
                     Some(e) => eval(e, row, ctx)?,
