@@ -490,7 +490,11 @@ mod tests {
     };
 
     fn read_all(text: &str, format: Format) -> Vec<Decoded> {
-        let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(text.as_bytes().to_vec()));
+        read_all_bytes(text.as_bytes(), format)
+    }
+
+    fn read_all_bytes(text: &[u8], format: Format) -> Vec<Decoded> {
+        let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(text.to_vec()));
         let mut reader = EventReader::from_reader(raw, format, OPTS).expect("opens");
         let mut out = Vec::new();
         while let Some(item) = reader.next_event().expect("reads") {
@@ -575,44 +579,32 @@ mod tests {
         }
     }
 
+    /// Three events read: `a` = 1, a bad event at `line` whose message
+    /// says `says`, then `a` = 3.
+    fn assert_good_bad_good(items: &[Decoded], line: &str, says: &str) {
+        assert_eq!(items.len(), 3);
+        let a = |i: usize| items[i].as_ref().expect("ok").get("a").cloned();
+        assert_eq!(a(0), Some(Value::Bigint(1)));
+        let bad = items[1].as_ref().expect_err("bad");
+        assert_eq!(bad.position, line);
+        assert!(bad.message.contains(says), "{}", bad.message);
+        assert_eq!(a(2), Some(Value::Bigint(3)));
+    }
+
     #[test]
     fn json_whitespace_around_a_line_is_ignored_and_other_whitespace_is_bad() {
         let items = read_all(
             " \t{\"a\":1}\r\n \t\r\n\u{a0}{\"a\":2}\n{\"a\":3} \n",
             Format::Json,
         );
-        assert_eq!(items.len(), 3);
-        assert_eq!(
-            items[0].as_ref().expect("ok").get("a"),
-            Some(&Value::Bigint(1))
-        );
-        let bad = items[1].as_ref().expect_err("bad");
-        assert_eq!(bad.position, "line 3");
-        assert!(bad.message.contains("invalid JSON"), "{}", bad.message);
-        assert_eq!(
-            items[2].as_ref().expect("ok").get("a"),
-            Some(&Value::Bigint(3))
-        );
+        assert_good_bad_good(&items, "line 3", "invalid JSON");
     }
 
     #[test]
     fn a_line_that_is_not_utf8_is_a_bad_event_and_reading_goes_on() {
-        let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(
-            b"{\"a\":1}\n{\"a\":\"\xff\"}\n{\"a\":3}\n".to_vec(),
-        ));
-        let mut reader = EventReader::from_reader(raw, Format::Json, OPTS).expect("opens");
-        let mut items = Vec::new();
-        while let Some(item) = reader.next_event().expect("reads") {
-            items.push(item);
-        }
-        assert_eq!(items.len(), 3);
-        let bad = items[1].as_ref().expect_err("bad");
-        assert_eq!(bad.position, "line 2");
-        assert!(bad.message.contains("not UTF-8"), "{}", bad.message);
-        assert_eq!(
-            items[2].as_ref().expect("ok").get("a"),
-            Some(&Value::Bigint(3))
-        );
+        let text = b"{\"a\":1}\n{\"a\":\"\xff\"}\n{\"a\":3}\n";
+        let items = read_all_bytes(text, Format::Json);
+        assert_good_bad_good(&items, "line 2", "not UTF-8");
     }
 
     #[test]
