@@ -493,9 +493,13 @@ mod tests {
         read_all_bytes(text.as_bytes(), format)
     }
 
-    fn read_all_bytes(text: &[u8], format: Format) -> Vec<Decoded> {
+    fn reader(text: &[u8], format: Format) -> EventReader {
         let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(text.to_vec()));
-        let mut reader = EventReader::from_reader(raw, format, OPTS).expect("opens");
+        EventReader::from_reader(raw, format, OPTS).expect("opens")
+    }
+
+    fn read_all_bytes(text: &[u8], format: Format) -> Vec<Decoded> {
+        let mut reader = reader(text, format);
         let mut out = Vec::new();
         while let Some(item) = reader.next_event().expect("reads") {
             out.push(item);
@@ -526,10 +530,7 @@ mod tests {
     /// Every event of `text` read as `part`, with its index among all
     /// parts' events; a bad event as its position.
     fn read_part(text: &str, part: Part) -> Vec<(usize, Result<String, String>)> {
-        let raw: Box<dyn Read + Send> = Box::new(io::Cursor::new(text.as_bytes().to_vec()));
-        let mut reader = EventReader::from_reader(raw, Format::Json, OPTS)
-            .expect("opens")
-            .with_part(part);
+        let mut reader = reader(text.as_bytes(), Format::Json).with_part(part);
         let mut out = Vec::new();
         while let Some(item) = reader.next_event().expect("reads") {
             let item = item
