@@ -111,8 +111,10 @@ impl DateTime {
         if s.is_empty() {
             return None;
         }
-        if let Some(dt) = parse_plain_utc(s) {
-            return Some(dt);
+        if s.len() != text.len() {
+            if let Some(dt) = parse_plain_utc(s) {
+                return Some(dt);
+            }
         }
         if let Ok(dt) = ChronoDateTime::parse_from_rfc3339(s) {
             return Some(DateTime::from_chrono(dt.naive_utc()));
@@ -566,15 +568,7 @@ impl Record {
 
     /// Sets `name`, replacing a field of the same name (case-insensitively).
     pub fn set(&mut self, name: Name, value: Value) {
-        let fields = std::sync::Arc::make_mut(&mut self.fields);
-        if let Some(slot) = fields
-            .iter_mut()
-            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
-        {
-            slot.1 = value;
-        } else {
-            fields.push((name, value));
-        }
+        set_field(std::sync::Arc::make_mut(&mut self.fields), name, value);
     }
 
     /// Removes `name` (case-insensitively), returning its value.
@@ -678,6 +672,20 @@ impl Serialize for OutputJsonRecord<'_> {
             map.serialize_entry(name.as_ref(), &OutputJson(last))?;
         }
         map.end()
+    }
+}
+
+/// Sets `name` in `fields`, replacing a field of the same name
+/// (case-insensitively) in its place: what [`Record::set`] does, for fields
+/// gathered before they become a record. Names of one stream are usually
+/// one shared allocation, compared by pointer first.
+pub fn set_field(fields: &mut Vec<(Name, Value)>, name: Name, value: Value) {
+    match fields
+        .iter_mut()
+        .find(|(n, _)| Arc::ptr_eq(n, &name) || n.eq_ignore_ascii_case(&name))
+    {
+        Some(field) => field.1 = value,
+        None => fields.push((name, value)),
     }
 }
 

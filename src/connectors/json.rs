@@ -19,7 +19,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::types::{Name, Record, Value};
+use crate::types::{set_field, Name, Record, Value};
 
 /// Distinct field names kept per thread; beyond them names are allocated.
 /// Events of one stream share a handful of names, and a linear scan of a
@@ -178,14 +178,7 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         while let Some(name) = map.next_key_seed(NameSeed(self.names))? {
             let value = map.next_value_seed(self.nested())?;
             // A repeated name keeps its first position and the last value.
-            // Interned names of one stream are one allocation each.
-            match fields
-                .iter_mut()
-                .find(|(n, _)| Name::ptr_eq(n, &name) || n.eq_ignore_ascii_case(&name))
-            {
-                Some(field) => field.1 = value,
-                None => fields.push((name, value)),
-            }
+            set_field(&mut fields, name, value);
         }
         self.names.width = fields.len().max(1);
         Ok(Value::Record(Record::from_unique_fields(fields)))
