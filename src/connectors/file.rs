@@ -57,7 +57,7 @@ enum ReaderKind {
         buffer: Vec<u8>,
     },
     JsonArray {
-        items: std::vec::IntoIter<(usize, serde_json::Value)>,
+        items: std::vec::IntoIter<(usize, Value)>,
     },
     Csv {
         reader: csv::Reader<Box<dyn Read + Send>>,
@@ -96,7 +96,7 @@ impl EventReader {
             Format::Json => {
                 let mut buffered = BufReader::with_capacity(1 << 16, raw);
                 if starts_with_bracket(&mut buffered)? {
-                    read_json_array(buffered)?
+                    read_json_array(buffered, options.bool_as_bit)?
                 } else {
                     ReaderKind::JsonLines {
                         lines: Box::new(buffered),
@@ -197,9 +197,9 @@ impl EventReader {
                     self.inner = ReaderKind::Done;
                     return Ok(None);
                 }
-                Some((index, json)) => {
+                Some((index, item)) => {
                     self.seen = index + 1;
-                    json_to_row(json, bool_as_bit).map_err(|message| BadEvent {
+                    value_to_row(item).map_err(|message| BadEvent {
                         position: format!("array element {index}"),
                         reason: reasons::INVALID_DATA,
                         message,
@@ -305,15 +305,25 @@ fn starts_with_bracket(reader: &mut BufReader<Box<dyn Read + Send>>) -> io::Resu
     }
 }
 
-fn read_json_array(mut reader: BufReader<Box<dyn Read + Send>>) -> io::Result<ReaderKind> {
+/// A whole JSON array input, decoded as JSON lines are (same numbers,
+/// booleans and repeated names), its elements numbered from 0.
+fn read_json_array(
+    mut reader: BufReader<Box<dyn Read + Send>>,
+    bool_as_bit: bool,
+) -> io::Result<ReaderKind> {
     let mut text = String::new();
     reader.read_to_string(&mut text)?;
-    let items: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| {
-        io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("the input is a JSON array that does not parse: {e}"),
-        )
-    })?;
+    // The input starts with `[`, so what parses is an array.
+    let items = match super::json::parse_value(&text, bool_as_bit) {
+        Ok(Value::Array(items)) => items,
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the input is a JSON array that does not parse: {e}"),
+            ))
+        }
+    };
     Ok(ReaderKind::JsonArray {
         items: items
             .into_iter()
@@ -360,11 +370,6 @@ fn decode_json_line(line: &[u8], line_no: usize, bool_as_bit: bool) -> Decoded {
     let value = super::json::parse_value(text, bool_as_bit)
         .map_err(|e| bad(format!("invalid JSON: {e}")))?;
     value_to_row(value).map_err(bad)
-}
-
-/// A JSON value as a row; anything but an object is an error message.
-pub(crate) fn json_to_row(json: serde_json::Value, bool_as_bit: bool) -> Result<Row, String> {
-    value_to_row(Value::from_json(json, bool_as_bit))
 }
 
 /// A decoded value as a row; anything but a record is an error message.
@@ -525,6 +530,22 @@ mod tests {
             .message
             .contains("expected a JSON object"));
         assert!(items[3].is_ok());
+    }
+
+    /// A JSON array and JSON lines decode an object alike, repeated names
+    /// (any case) included: first position, last value.
+    #[test]
+    fn json_arrays_and_lines_decode_repeated_names_alike() {
+        let object = r#"{"a":1,"A":2,"b":true,"a":3}"#;
+        let lines = read_all(object, Format::Json);
+        let array = read_all(&format!("[{object}, {{\"c\":4}}]"), Format::Json);
+        let fields = |item: &Decoded| format!("{:?}", item.as_ref().expect("ok").fields());
+        assert_eq!(array.len(), 2);
+        assert_eq!(fields(&lines[0]), fields(&array[0]));
+        assert_eq!(
+            lines[0].as_ref().expect("ok").get("a"),
+            Some(&Value::Bigint(3))
+        );
     }
 
     /// Every event of `text` read as `part`, with its index among all

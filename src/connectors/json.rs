@@ -212,6 +212,41 @@ impl Visitor<'_> for NameSeed<'_> {
 mod tests {
     use super::*;
 
+    /// The record `text` (a flat object of numbers) should decode to:
+    /// fields in order of first appearance, compared ignoring ASCII case,
+    /// each with its last value.
+    fn first_position_last_value(text: &str) -> Value {
+        let json: serde_json::Value = serde_json::from_str(text).expect("parses");
+        let serde_json::Value::Object(_) = json else {
+            panic!("{text} is not an object");
+        };
+        let mut fields: Vec<(String, i64)> = Vec::new();
+        let pairs = text.trim_matches(|c| c == '{' || c == '}');
+        for pair in pairs.split(',').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once(':').expect("name:value");
+            let name = name.trim_matches('"').to_string();
+            let value: i64 = value.parse().expect("an integer");
+            match fields
+                .iter_mut()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+            {
+                Some(field) => field.1 = value,
+                None => fields.push((name, value)),
+            }
+        }
+        let mut record = Record::new();
+        for (name, value) in fields {
+            record.push_unchecked(Name::from(name.as_str()), Value::Bigint(value));
+        }
+        Value::Record(record)
+    }
+
+    fn flat(text: &str) {
+        let direct = parse_value(text, true).expect("parses");
+        let expected = first_position_last_value(text);
+        assert_eq!(format!("{direct:?}"), format!("{expected:?}"), "{text}");
+    }
+
     fn both(text: &str, bool_as_bit: bool) {
         let direct = parse_value(text, bool_as_bit).expect("parses");
         let json: serde_json::Value = serde_json::from_str(text).expect("parses");
@@ -225,13 +260,53 @@ mod tests {
             r#"{"a":1,"b":-2.5,"c":"x","d":null,"e":true,"f":[1,{"g":[]}],"h":{}}"#,
             r#"{"big":18446744073709551615,"neg":-9223372036854775808,"exp":1e3}"#,
             r#"{"a":1,"A":2,"b":3}"#,
-            r#"{"a":1,"b":2,"a":3}"#,
             r#"{"s":"esc\"aped \u00e9","n":0}"#,
             r#"[1,2,"three"]"#,
             "42",
         ] {
             both(text, true);
             both(text, false);
+        }
+    }
+
+    /// Fields named alike but for case are one column, whether their names
+    /// are interned, not interned (the table is full), or one of each.
+    #[test]
+    fn repeated_names_are_found_with_and_without_interning() {
+        std::thread::spawn(|| {
+            let cases = [
+                r#"{"a":1,"A":2,"b":3,"B":4,"a":5}"#,
+                r#"{"Id":1,"id":2,"ID":3}"#,
+            ];
+            for text in cases {
+                flat(text);
+            }
+            // Fill this thread's table, then use names it cannot hold.
+            let many: Vec<String> = (0..MAX_INTERNED).map(|i| format!("\"f{i}\":{i}")).collect();
+            flat(&format!("{{{}}}", many.join(",")));
+            for text in cases {
+                flat(text);
+            }
+            flat(r#"{"New":1,"f3":2,"new":3,"F3":4,"f3":5}"#);
+            flat(r#"{"F7":1,"f7":2,"x":3}"#);
+        })
+        .join()
+        .expect("the decoding thread finishes");
+    }
+
+    proptest::proptest! {
+        /// Any object of names that differ only by case decodes as the JSON
+        /// tree conversion does (first position, last value).
+        #[test]
+        fn objects_with_case_variants_decode_as_the_tree_does(
+            fields in proptest::collection::vec((0usize..8, -5i64..5), 0..10)
+        ) {
+            const NAMES: [&str; 8] = ["a", "A", "b", "B", "ab", "aB", "Ab", "c"];
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(name, value)| format!("\"{}\":{value}", NAMES[*name]))
+                .collect();
+            flat(&format!("{{{}}}", body.join(",")));
         }
     }
 
