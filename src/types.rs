@@ -156,31 +156,22 @@ impl DateTime {
 
     /// ISO 8601 UTC with seven fractional digits and `Z`, as ASA writes.
     pub fn to_iso(self) -> String {
-        match self.to_chrono() {
-            Some(dt) if (0..=9999).contains(&dt.year()) => {
-                // Every output row carries a time: the digits are written
-                // directly rather than through `format!`.
-                let sub = self.0.rem_euclid(TICKS_PER_SECOND);
-                let mut out = String::with_capacity(28);
-                push_digits(&mut out, dt.year() as u64, 4);
-                out.push('-');
-                push_digits(&mut out, u64::from(dt.month()), 2);
-                out.push('-');
-                push_digits(&mut out, u64::from(dt.day()), 2);
-                out.push('T');
-                push_digits(&mut out, u64::from(dt.hour()), 2);
-                out.push(':');
-                push_digits(&mut out, u64::from(dt.minute()), 2);
-                out.push(':');
-                push_digits(&mut out, u64::from(dt.second()), 2);
-                out.push('.');
-                push_digits(&mut out, sub as u64, 7);
-                out.push('Z');
-                out
-            }
-            Some(dt) => {
-                let sub = self.0.rem_euclid(TICKS_PER_SECOND);
-                format!(
+        let mut out = Vec::with_capacity(28);
+        self.write_iso(&mut out);
+        // Only ASCII digits and punctuation are written.
+        String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// [`DateTime::to_iso`], appended to `out`. Every output row carries a
+    /// time: years 0 to 9999 are written digit by digit from the civil
+    /// date, without chrono or `format!`.
+    pub fn write_iso(self, out: &mut Vec<u8>) {
+        let days = self.0.div_euclid(TICKS_PER_DAY);
+        let of_day = self.0.rem_euclid(TICKS_PER_DAY);
+        let (year, month, day) = civil_from_days(days);
+        if !(0..=9999).contains(&year) {
+            let text = match self.to_chrono() {
+                Some(dt) => format!(
                     "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:07}Z",
                     dt.year(),
                     dt.month(),
@@ -188,21 +179,56 @@ impl DateTime {
                     dt.hour(),
                     dt.minute(),
                     dt.second(),
-                    sub
-                )
-            }
-            None => format!("<datetime out of range: {} ticks>", self.0),
+                    self.0.rem_euclid(TICKS_PER_SECOND)
+                ),
+                None => format!("<datetime out of range: {} ticks>", self.0),
+            };
+            out.extend_from_slice(text.as_bytes());
+            return;
         }
+        let seconds = of_day / TICKS_PER_SECOND;
+        let fraction = of_day % TICKS_PER_SECOND;
+        let mut text = *b"0000-00-00T00:00:00.0000000Z";
+        put_digits(&mut text[0..4], year as u64);
+        put_digits(&mut text[5..7], u64::from(month));
+        put_digits(&mut text[8..10], u64::from(day));
+        put_digits(&mut text[11..13], (seconds / 3600) as u64);
+        put_digits(&mut text[14..16], (seconds / 60 % 60) as u64);
+        put_digits(&mut text[17..19], (seconds % 60) as u64);
+        put_digits(&mut text[20..27], fraction as u64);
+        out.extend_from_slice(&text);
     }
 }
 
-/// Appends `value` as exactly `width` decimal digits (zero-padded; the
-/// caller keeps `value` below `10^width`).
-fn push_digits(out: &mut String, value: u64, width: u32) {
-    let mut divisor = 10u64.pow(width - 1);
-    while divisor > 0 {
-        out.push(char::from(b'0' + ((value / divisor) % 10) as u8));
-        divisor /= 10;
+/// Ticks in a day.
+const TICKS_PER_DAY: i64 = 86_400 * TICKS_PER_SECOND;
+
+/// The proleptic Gregorian (year, month, day) of a day count since
+/// 1970-01-01: the inverse of [`days_since_epoch`], by the same eras of
+/// 400 years starting in March.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let day_of_era = shifted - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Writes `value`'s last `digits.len()` decimal digits into `digits`.
+fn put_digits(digits: &mut [u8], mut value: u64) {
+    for digit in digits.iter_mut().rev() {
+        *digit = b'0' + (value % 10) as u8;
+        value /= 10;
     }
 }
 
@@ -675,6 +701,108 @@ impl Serialize for OutputJsonRecord<'_> {
     }
 }
 
+/// Appends `record` as an output JSON object: the bytes `serde_json`
+/// writes for [`OutputJsonRecord`], written directly (every output row
+/// goes through here; the serializer's generic path cost more than the
+/// row's aggregation). Numbers use `serde_json`'s own formatter, so they
+/// read back exactly.
+pub fn write_output_json(record: &Record, out: &mut Vec<u8>) -> std::io::Result<()> {
+    out.reserve(64);
+    out.push(b'{');
+    let fields = record.fields();
+    let mut first = true;
+    for (i, (name, value)) in fields.iter().enumerate() {
+        // A name that occurs twice keeps its first place and its last value.
+        if fields[..i].iter().any(|(earlier, _)| earlier == name) {
+            continue;
+        }
+        let last = fields[i + 1..]
+            .iter()
+            .rev()
+            .find(|(later, _)| later == name)
+            .map_or(value, |(_, v)| v);
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        write_json_string(name, out);
+        out.push(b':');
+        write_output_value(last, out)?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// One value of [`write_output_json`], as [`OutputJson`] serializes it.
+fn write_output_value(value: &Value, out: &mut Vec<u8>) -> std::io::Result<()> {
+    use serde_json::ser::{CompactFormatter, Formatter};
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bigint(i) => CompactFormatter.write_i64(out, *i)?,
+        Value::Float(f) if f.is_finite() => CompactFormatter.write_f64(out, *f)?,
+        Value::Float(_) => out.extend_from_slice(b"null"),
+        Value::String(s) => write_json_string(s, out),
+        Value::DateTime(d) => {
+            out.push(b'"');
+            d.write_iso(out);
+            out.push(b'"');
+        }
+        Value::Bit(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        Value::Record(r) => write_output_json(r, out)?,
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_output_value(item, out)?;
+            }
+            out.push(b']');
+        }
+    }
+    Ok(())
+}
+
+/// A JSON string with `serde_json`'s escapes: `"`, `\\` and control
+/// characters; everything else, non-ASCII included, as it is.
+fn write_json_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let needs_escape = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    // Names and most values need no escape: one copy.
+    if !bytes.iter().any(needs_escape) {
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&bytes[start..]);
+    out.push(b'"');
+}
+
 /// Sets `name` in `fields`, replacing a field of the same name
 /// (case-insensitively) in its place: what [`Record::set`] does, for fields
 /// gathered before they become a record. Names of one stream are usually
@@ -812,8 +940,10 @@ mod tests {
             }
         }
 
+        /// Years 0 to 9999 are written from the civil date, others through
+        /// chrono: both as chrono formats them.
         #[test]
-        fn iso_output_is_the_formatted_date(ticks in -62_135_596_800i64 * TICKS_PER_SECOND..253_402_300_800i64 * TICKS_PER_SECOND) {
+        fn iso_output_is_the_formatted_date(ticks in -65_000_000_000i64 * TICKS_PER_SECOND..320_000_000_000i64 * TICKS_PER_SECOND) {
             let time = DateTime(ticks);
             let dt = time.to_chrono().expect("in range");
             let expected = format!(
@@ -822,7 +952,78 @@ mod tests {
                 ticks.rem_euclid(TICKS_PER_SECOND)
             );
             proptest::prop_assert_eq!(time.to_iso(), expected);
-            proptest::prop_assert_eq!(DateTime::parse(&time.to_iso()), Some(time));
+            if (0..=9999).contains(&dt.year()) {
+                proptest::prop_assert_eq!(DateTime::parse(&time.to_iso()), Some(time));
+            }
+        }
+
+        /// The direct writer gives the bytes the serializer gives, for any
+        /// value: escapes, non-ASCII text, every float, times out of the
+        /// four-digit range, nesting and repeated names.
+        #[test]
+        fn output_json_writer_writes_what_the_serializer_writes(value in output_value()) {
+            let mut row = Record::new();
+            row.push_unchecked(Name::from("v"), value.clone());
+            row.push_unchecked(Name::from("v2"), Value::Array(vec![value]));
+            let mut direct = Vec::new();
+            write_output_json(&row, &mut direct).expect("writes");
+            let serialized = serde_json::to_vec(&OutputJsonRecord(&row)).expect("serializes");
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&direct), String::from_utf8_lossy(&serialized));
+        }
+    }
+
+    fn output_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let names = prop_oneof![Just("a"), Just("A"), Just("b"), Just("\"q\\\n"), Just("é")];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<i64>().prop_map(Value::Bigint),
+            any::<f64>().prop_map(Value::Float),
+            prop_oneof![
+                Just(f64::NAN),
+                Just(f64::INFINITY),
+                Just(-0.0),
+                Just(1e300),
+                Just(5e-324)
+            ]
+            .prop_map(Value::Float),
+            "(?s).{0,12}".prop_map(Value::String),
+            proptest::collection::vec(0u8..0x80, 0..8)
+                .prop_map(|b| Value::String(String::from_utf8(b).unwrap_or_default())),
+            (-70_000_000_000i64 * TICKS_PER_SECOND..330_000_000_000i64 * TICKS_PER_SECOND)
+                .prop_map(|t| Value::DateTime(DateTime(t))),
+            any::<bool>().prop_map(Value::Bit),
+        ];
+        leaf.prop_recursive(3, 24, 4, move |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                proptest::collection::vec((names.clone(), inner), 0..4).prop_map(|fields| {
+                    let mut record = Record::new();
+                    for (name, value) in fields {
+                        record.push_unchecked(Name::from(name), value);
+                    }
+                    Value::Record(record)
+                }),
+            ]
+        })
+    }
+
+    /// Every day of years 0 to 9999 (and a little beyond) is the date
+    /// chrono gives, and the inverse of `days_since_epoch`.
+    #[test]
+    fn civil_dates_are_chrono_s_for_every_day() {
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+        for days in -719_893i64..2_933_000 {
+            let (year, month, day) = civil_from_days(days);
+            let expected = epoch + chrono::Duration::days(days);
+            assert_eq!(
+                (year, month, day),
+                (i64::from(expected.year()), expected.month(), expected.day()),
+                "{days}"
+            );
+            if year >= 0 {
+                assert_eq!(days_since_epoch(year as u32, month, day), days);
+            }
         }
     }
 

@@ -418,8 +418,7 @@ pub(crate) fn lower_case(row: Row) -> Row {
 /// Appends `row` to `out` as a JSON object and a newline: the line
 /// [`JsonLinesWriter::write_row`] writes.
 pub fn encode_json_line(row: &Row, out: &mut Vec<u8>) -> io::Result<()> {
-    serde_json::to_writer(&mut *out, &crate::types::OutputJsonRecord(row))
-        .map_err(io::Error::other)?;
+    crate::types::write_output_json(row, out)?;
     out.push(b'\n');
     Ok(())
 }

@@ -1862,7 +1862,9 @@ impl KafkaWriter {
     fn encode(&self, row: &Row) -> Result<Vec<u8>, String> {
         match &self.encoder {
             Encoder::Json => {
-                serde_json::to_vec(&crate::types::OutputJsonRecord(row)).map_err(|e| e.to_string())
+                let mut payload = Vec::new();
+                crate::types::write_output_json(row, &mut payload).map_err(|e| e.to_string())?;
+                Ok(payload)
             }
             Encoder::Csv(columns) => {
                 let fields: Vec<String> = if columns.is_empty() {

@@ -191,9 +191,14 @@ impl<'scope> Renderer<'_, 'scope> {
                 let rows = self.render_rel(input, mode);
                 let items = items.clone();
                 let distinct = distinct_columns(&items);
+                let arrival = self.plan.uses_arrival_order();
                 let name = rel.operator_name(self.plan, self.text);
                 self.fallible(rows, name, move |row, ctx| {
-                    project(&items, distinct, row, ctx).map(Some)
+                    if distinct && !arrival {
+                        project_columns(&items, row, ctx).map(Some)
+                    } else {
+                        project(&items, distinct, row, ctx).map(Some)
+                    }
                 })
             }
             Rel::Aggregate {
@@ -1208,6 +1213,19 @@ fn project(
         out.set(Name::from(ARRIVAL_COLUMN), position.clone());
     }
     Ok(out)
+}
+
+/// [`project`] for items that are columns of distinct names (see
+/// [`distinct_columns`]) in a query without arrival positions: the fields
+/// are gathered and made a record once.
+fn project_columns(items: &[ProjectItem], row: &Row, ctx: &EvalContext) -> Result<Row, EvalError> {
+    let mut fields = Vec::with_capacity(items.len());
+    for item in items {
+        if let ProjectItem::Column { name, expr } = item {
+            fields.push((name.clone(), eval(expr, row, ctx)?));
+        }
+    }
+    Ok(Record::from_unique_fields(fields))
 }
 
 /// True when every item is a column and no two names are equal
