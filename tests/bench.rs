@@ -4,8 +4,8 @@
 //! the memory section's run on a tenth of the events is checked too, and
 //! `--peers` with no peer installed lists every peer with the reason. With
 //! `--kafka` (against the broker `scripts/kafka-up` starts) the Kafka
-//! section's two copiers must both deliver every event. No timing is
-//! asserted.
+//! section's two copiers must both deliver every event. The instruction
+//! counts run under valgrind where it is installed. No timing is asserted.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -114,6 +114,32 @@ fn quick_bench_checks_every_output_against_the_baseline() {
             "not installed: run benches/peers/install",
             "{stdout}"
         );
+    }
+    // The instruction counts: every query on the baseline and Eddy with 1
+    // and 2 workers under callgrind, checked, when valgrind is here.
+    let valgrind = Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let counted: Vec<&Vec<&str>> = rows
+        .iter()
+        .filter(|r| r.len() == 7 && queries.contains(&r[0]))
+        .collect();
+    if valgrind {
+        assert_eq!(counted.len(), 9, "3 queries x 3 engines:\n{stdout}");
+        for row in counted {
+            let instructions: u64 = row[2].replace(',', "").parse().expect("a count");
+            assert!(instructions > 1_000_000, "{row:?}");
+            let expected = if row[1] == "baseline" {
+                "reference"
+            } else {
+                "equal"
+            };
+            assert_eq!(row[6], expected, "{row:?}:\n{stdout}");
+        }
+    } else {
+        assert!(counted.is_empty(), "{stdout}");
+        assert!(stdout.contains("not run: valgrind not found"), "{stdout}");
     }
     assert!(stdout.contains("Kafka end to end: not run"), "{stdout}");
     assert!(stdout.contains("outputs checked: every output equals the baseline's"));

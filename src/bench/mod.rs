@@ -23,12 +23,14 @@
 //! and a raw consume-and-produce loop from topic to topic ([`kafka`]).
 //! The other sections (`--only`): the temporal join against a hash join
 //! ([`join`]), JavaScript functions and MATCH_RECOGNIZE against the same
-//! queries without them ([`language`]), and the cost of an incremental
-//! update against recomputation ([`incremental`]).
+//! queries without them ([`language`]), the cost of an incremental
+//! update against recomputation ([`incremental`]), and the aggregation
+//! queries' instructions per event under callgrind ([`instructions`]).
 
 pub mod baseline;
 mod child;
 pub mod incremental;
+mod instructions;
 pub mod join;
 pub mod kafka;
 mod language;
@@ -86,6 +88,9 @@ pub struct BenchArgs {
     /// (default 1,000,000; 10,000 with --quick).
     #[arg(long, value_name = "N")]
     pub incremental_events: Option<u64>,
+    /// Events in the instruction-count section (default 100,000; 5,000 with --quick).
+    #[arg(long, value_name = "N")]
+    pub instruction_events: Option<u64>,
     /// Folder for the data, jobs and outputs (kept); default: a temporary folder, removed after.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -111,6 +116,8 @@ pub enum Section {
     Join,
     /// JavaScript UDF and UDA, and MATCH_RECOGNIZE, against the same query without them.
     Language,
+    /// The aggregation queries' instructions per event under valgrind's callgrind.
+    Instructions,
 }
 
 /// Who computes a result.
@@ -204,6 +211,12 @@ pub fn cmd_bench(args: BenchArgs) -> ExitCode {
     }
     if wanted(Section::Language) {
         result = result.and_then(|ok| Ok(run_language(&dir, events, runs)? && ok));
+    }
+    if wanted(Section::Instructions) {
+        let count_events =
+            args.instruction_events
+                .unwrap_or(if args.quick { 5_000 } else { 100_000 });
+        result = result.and_then(|ok| Ok(run_instructions(&dir, count_events)? && ok));
     }
     if wanted(Section::Incremental) {
         let smallest =
@@ -477,6 +490,25 @@ fn run_section(
     println!(
         "outputs checked: {}",
         if equal { all_equal } else { "MISMATCH" }
+    );
+    Ok(equal)
+}
+
+/// The instruction counts of the aggregation queries (see [`instructions`]).
+fn run_instructions(dir: &Path, events: u64) -> Result<bool, String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the eddy executable: {e}"))?;
+    let (report, equal) = instructions::instructions_section(&exe, dir, events)?;
+    println!();
+    print!("{report}");
+    println!();
+    println!(
+        "outputs checked: {}",
+        if equal {
+            "every counted output equals the baseline's"
+        } else {
+            "MISMATCH"
+        }
     );
     Ok(equal)
 }
