@@ -130,8 +130,11 @@ struct SlidingState {
     index: HashMap<Vec<Value>, Vec<(u32, usize)>, FixedState>,
     groups: Vec<Option<Group>>,
     free: Vec<usize>,
-    /// Entries by the instant they apply at (events arrive out of order).
-    entries: BTreeMap<Time, Vec<Change>>,
+    /// Entries not yet applied, with the instant each applies at, in
+    /// arrival order. Those the frontier has passed are taken out and
+    /// sorted by instant (stably) when applied: a map by instant paid a
+    /// tree insert and removal per event.
+    entries: Vec<(Time, Change)>,
     /// Per member, exits in time order. An exit is its entry's instant
     /// plus the member's size, and entries are applied in time order, so
     /// exits queue up already sorted.
@@ -156,7 +159,7 @@ impl SlidingState {
             index: HashMap::with_hasher(FixedState::default()),
             groups: Vec::new(),
             free: Vec::new(),
-            entries: BTreeMap::new(),
+            entries: Vec::new(),
             touched: Vec::new(),
         }
     }
@@ -176,7 +179,7 @@ impl SlidingState {
                 g.pending += 1;
             }
             let change = Change { group, slots, diff };
-            self.entries.entry(time).or_default().push(change);
+            self.entries.push((time, change));
         }
     }
 
@@ -214,8 +217,16 @@ impl SlidingState {
     /// time order, calling `emit` with each changed result.
     fn advance(&mut self, frontier: Option<Time>, mut emit: impl FnMut(Computed)) {
         let mut touched = Vec::new();
+        // The entries before the frontier, in time order (arrival order
+        // within an instant); the loop below applies every one of them.
+        let mut ready: Vec<(Time, Change)> = match frontier {
+            Some(f) => self.entries.extract_if(.., |(time, _)| *time < f).collect(),
+            None => std::mem::take(&mut self.entries),
+        };
+        ready.sort_by_key(|(time, _)| *time);
+        let mut ready = ready.into_iter().peekable();
         loop {
-            let next_entry = self.entries.first_key_value().map(|(t, _)| *t);
+            let next_entry = ready.peek().map(|(t, _)| *t);
             let next_exit = self
                 .exits
                 .iter()
@@ -227,10 +238,8 @@ impl SlidingState {
             if frontier.is_some_and(|f| at >= f) {
                 break;
             }
-            if next_entry == Some(at) {
-                for change in self.entries.remove(&at).unwrap_or_default() {
-                    self.apply(at, change, true);
-                }
+            while let Some((_, change)) = ready.next_if(|(t, _)| *t == at) {
+                self.apply(at, change, true);
             }
             for member in 0..self.exits.len() {
                 while self.exits[member].front().is_some_and(|(t, _)| *t == at) {
@@ -244,6 +253,9 @@ impl SlidingState {
                 self.close_instant(at, group, &mut emit);
             }
         }
+        // None is left (each is before the frontier), but an entry is
+        // never dropped: the next call takes it again.
+        self.entries.extend(ready);
     }
 
     /// Applies one change at `at`; an entry queues its exit.
