@@ -875,3 +875,71 @@ fn lower_cased_names_and_the_time_field_are_written_alike_by_any_number_of_worke
         serde_json::json!({"make": "Make0", "cars": 3, "total": 3018, "WindowEnd": "2023-01-01T00:00:10.0000000Z"})
     );
 }
+
+/// A projection of group keys, aggregates and `System.Timestamp()` is
+/// written by the aggregate itself in final mode: a key selected twice and
+/// a session window's partition key come out as the general projection
+/// writes them (tests/window_property.rs checks both modes on random
+/// streams).
+#[test]
+fn fused_projections_write_what_the_projection_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = write(
+        dir.path(),
+        "in.jsonl",
+        concat!(
+            r#"{"dev":"a","zone":"n","v":1,"ts":"2026-01-01T00:00:01Z"}"#,
+            "\n",
+            r#"{"dev":"a","zone":"n","v":2,"ts":"2026-01-01T00:00:02Z"}"#,
+            "\n",
+            r#"{"dev":"b","zone":"s","v":5,"ts":"2026-01-01T00:00:03Z"}"#,
+            "\n",
+            r#"{"dev":"a","zone":"n","v":4,"ts":"2026-01-01T00:00:30Z"}"#,
+            "\n",
+        ),
+    );
+    let run_query = |name: &str, query: &str| -> Vec<String> {
+        let query = write(dir.path(), &format!("{name}.asaql"), query);
+        let output = dir.path().join(format!("{name}.jsonl"));
+        let (code, _, stderr) = run(&[
+            "run",
+            "--quiet",
+            "--query",
+            query.to_str().expect("utf-8"),
+            "--input",
+            &format!("Input={}", input.display()),
+            "--output",
+            &format!("Out={}", output.display()),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let mut rows: Vec<String> = lines(&output).iter().map(|v| v.to_string()).collect();
+        rows.sort();
+        rows
+    };
+    // The same rows through a projection that cannot be fused (`+ 0`).
+    let fused = run_query(
+        "fused",
+        "SELECT dev AS a, dev AS b, SUM(v) AS s, System.Timestamp() AS t INTO Out \
+         FROM Input TIMESTAMP BY ts GROUP BY dev, TumblingWindow(second, 10)",
+    );
+    let general = run_query(
+        "general",
+        "SELECT dev AS a, dev AS b, SUM(v) + 0 AS s, System.Timestamp() AS t INTO Out \
+         FROM Input TIMESTAMP BY ts GROUP BY dev, TumblingWindow(second, 10)",
+    );
+    assert_eq!(fused, general);
+    assert_eq!(fused.len(), 3, "{fused:?}");
+    assert!(fused[0].contains(r#""a":"a","b":"a","s":3"#), "{fused:?}");
+    let session = |name: &str, sum: &str| {
+        run_query(
+            name,
+            &format!(
+                "SELECT dev, zone, {sum} AS s, System.Timestamp() AS t INTO Out FROM Input \
+                 TIMESTAMP BY ts GROUP BY dev, zone, SessionWindow(second, 5, 60) OVER (PARTITION BY zone)"
+            ),
+        )
+    };
+    let fused_session = session("fused-session", "COUNT(*)");
+    assert_eq!(fused_session, session("general-session", "COUNT(*) + 0"));
+    assert_eq!(fused_session.len(), 3, "{fused_session:?}");
+}

@@ -188,6 +188,9 @@ impl<'scope> Renderer<'_, 'scope> {
                     })
             }
             Rel::Project { input, items, .. } => {
+                if let Some(fused) = self.fuse_into_aggregate(input, items, mode) {
+                    return fused;
+                }
                 let rows = self.render_rel(input, mode);
                 let items = items.clone();
                 let distinct = distinct_columns(&items);
@@ -210,7 +213,7 @@ impl<'scope> Renderer<'_, 'scope> {
             } => {
                 let rows = self.render_rel(input, mode);
                 let name = rel.operator_name(self.plan, self.text);
-                self.render_aggregate(rows, name, window, keys, aggregates, mode)
+                self.render_aggregate(rows, name, window, keys, aggregates, mode, None)
             }
             Rel::Nest { input, alias } => {
                 let alias = alias.clone();
@@ -346,6 +349,40 @@ impl<'scope> Renderer<'_, 'scope> {
     ///   time has passed it, so state is bounded by the open windows.
     ///
     /// The window property tests check each against one reference.
+    /// A projection of an aggregate's result columns (see
+    /// [`fused_projection`]), rendered as the aggregate writing the
+    /// projected rows itself; `None` when the projection needs its own
+    /// operator.
+    fn fuse_into_aggregate(
+        &mut self,
+        input: &Rel,
+        items: &[ProjectItem],
+        mode: EmitMode,
+    ) -> Option<Rows<'scope>> {
+        let Rel::Aggregate {
+            input: aggregated,
+            window,
+            keys,
+            aggregates,
+            ..
+        } = input
+        else {
+            return None;
+        };
+        if mode != EmitMode::Final || !fusable(input, items, self.plan) {
+            return None;
+        }
+        let key_count = keys.len() + session_partition_by(window).len();
+        let columns = fused_projection(items, key_count, aggregates.len())?;
+        let rows = self.render_rel(aggregated, mode);
+        let name = input.operator_name(self.plan, self.text);
+        Some(self.render_aggregate(rows, name, window, keys, aggregates, mode, Some(columns)))
+    }
+
+    /// `fused`: the columns of a projection the aggregate writes directly
+    /// (see [`Self::fuse_into_aggregate`]); `None` for the aggregate's own
+    /// result columns.
+    #[allow(clippy::too_many_arguments)]
     fn render_aggregate(
         &mut self,
         rows: Rows<'scope>,
@@ -354,17 +391,12 @@ impl<'scope> Renderer<'_, 'scope> {
         keys: &[ScalarExpr],
         aggregates: &[AggregatePlan],
         mode: EmitMode,
+        fused: Option<Vec<FusedColumn>>,
     ) -> Rows<'scope> {
         let layout = AggregateLayout::new(aggregates);
         let members = window_members(window);
         // Session partition keys ride along as extra key values.
-        let partition_by: Vec<ScalarExpr> = members
-            .iter()
-            .find_map(|(_, w)| match w {
-                WindowPlan::Session { partition_by, .. } => Some(partition_by.clone()),
-                _ => None,
-            })
-            .unwrap_or_default();
+        let partition_by = session_partition_by(window);
         let partition_len = partition_by.len();
         let mut keys = keys.to_vec();
         keys.extend(partition_by);
@@ -427,7 +459,29 @@ impl<'scope> Renderer<'_, 'scope> {
                 }
             })
             .ok_err::<Vec<_>, _, Vec<_>, _, _>(
-                move |(((key_values, end, member), result), time, diff)| match result {
+                move |(((mut key_values, end, member), result), time, diff)| match result {
+                    Ok(mut values) if fused.is_some() => {
+                        let columns = fused.as_deref().unwrap_or_default();
+                        let mut fields = Vec::with_capacity(columns.len());
+                        for column in columns {
+                            let (values, at) = match column.source {
+                                ResultColumn::Key(i) => (&mut key_values, i),
+                                ResultColumn::Aggregate(j) => (&mut values, j),
+                                ResultColumn::Timestamp => {
+                                    let now = Value::DateTime(DateTime(time));
+                                    fields.push((column.name.clone(), now));
+                                    continue;
+                                }
+                            };
+                            let value = match values.get_mut(at) {
+                                Some(value) if column.last_use => std::mem::take(value),
+                                Some(value) => value.clone(),
+                                None => Value::Null,
+                            };
+                            fields.push((column.name.clone(), value));
+                        }
+                        Ok((Record::from_unique_fields(fields), time, diff))
+                    }
                     Ok(values) => {
                         let mut row = Record::with_capacity(key_values.len() + values.len() + 1);
                         for (name, v) in key_names.iter().zip(key_values) {
@@ -1244,6 +1298,110 @@ fn distinct_columns(items: &[ProjectItem]) -> bool {
     true
 }
 
+/// Where a column of a projection fused into an aggregate comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ResultColumn {
+    /// The `i`-th group key (`key_column(i)`).
+    Key(usize),
+    /// The `j`-th aggregate (`aggregate_column(j)`).
+    Aggregate(usize),
+    /// `System.Timestamp()`: the result row's time.
+    Timestamp,
+}
+
+/// One output column of a fused projection.
+#[derive(Clone, Debug)]
+struct FusedColumn {
+    name: Name,
+    source: ResultColumn,
+    /// No later column reads the same source, so its value can be moved.
+    last_use: bool,
+}
+
+/// The columns of `items` when each one is a group key, an aggregate or
+/// `System.Timestamp()` of an aggregate's result (with `keys` key and
+/// `aggregates` aggregate columns), under distinct names: the common
+/// `SELECT key, COUNT(*) AS n, System.Timestamp() AS t ... GROUP BY`. The
+/// aggregate then writes these rows itself, rather than a row of its own
+/// columns that a projection copies (the same values: a projection of
+/// these items cannot fail). `None` for any other projection.
+fn fused_projection(
+    items: &[ProjectItem],
+    keys: usize,
+    aggregates: usize,
+) -> Option<Vec<FusedColumn>> {
+    if !distinct_columns(items) {
+        return None;
+    }
+    let result_column = |column: &Name| -> Option<ResultColumn> {
+        let named = |candidate: Name| column.eq_ignore_ascii_case(&candidate);
+        (0..keys)
+            .find(|&i| named(key_column(i)))
+            .map(ResultColumn::Key)
+            .or_else(|| {
+                (0..aggregates)
+                    .find(|&j| named(aggregate_column(j)))
+                    .map(ResultColumn::Aggregate)
+            })
+    };
+    let mut columns: Vec<FusedColumn> = Vec::with_capacity(items.len());
+    for item in items {
+        let ProjectItem::Column { name, expr } = item else {
+            return None;
+        };
+        let source = match expr {
+            ScalarExpr::SystemTimestamp => ResultColumn::Timestamp,
+            ScalarExpr::Column(column) => result_column(column)?,
+            _ => return None,
+        };
+        columns.push(FusedColumn {
+            name: name.clone(),
+            source,
+            last_use: true,
+        });
+    }
+    for i in 0..columns.len() {
+        let source = columns[i].source;
+        columns[i].last_use = !columns[i + 1..].iter().any(|c| c.source == source);
+    }
+    Some(columns)
+}
+
+/// True when a projection of `input` is written by the aggregate it reads
+/// in final mode (see `Renderer::fuse_into_aggregate`).
+fn fusable(input: &Rel, items: &[ProjectItem], plan: &Plan) -> bool {
+    match input {
+        Rel::Aggregate {
+            window,
+            keys,
+            aggregates,
+            ..
+        } => {
+            !matches!(window, WindowPlan::Multiple(_))
+                && !plan.uses_arrival_order()
+                && fused_projection(
+                    items,
+                    keys.len() + session_partition_by(window).len(),
+                    aggregates.len(),
+                )
+                .is_some()
+        }
+        _ => false,
+    }
+}
+
+/// The partition keys of a session window among `window`'s members (they
+/// ride along as extra group keys); empty for any other window.
+fn session_partition_by(window: &WindowPlan) -> Vec<ScalarExpr> {
+    window_members(window)
+        .iter()
+        .find_map(|(_, w)| match w {
+            WindowPlan::Session { partition_by, .. } => Some(partition_by.clone()),
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
 /// A row without the engine's hidden columns: what `*`, `LAG(*)` and the
 /// whole-row aggregates see.
 fn visible(row: &Row) -> Row {
@@ -1304,6 +1462,13 @@ fn explain_rel(rel: &Rel, plan: &Plan, text: &str, depth: usize, out: &mut Strin
         Rel::Source(_) | Rel::Step(_) => {
             let _ = writeln!(out, "{pad}{name}");
         }
+        Rel::Project { input, items, .. } if fusable(input, items, plan) => {
+            let _ = writeln!(
+                out,
+                "{pad}{name} (final mode: written by the aggregate below; changes mode: OkErr: rows | failures)"
+            );
+            explain_rel(input, plan, text, depth + 1, out);
+        }
         Rel::Filter { input, .. } | Rel::Project { input, .. } => {
             let _ = writeln!(out, "{pad}{name} (OkErr: rows | failures)");
             explain_rel(input, plan, text, depth + 1, out);
@@ -1358,6 +1523,59 @@ fn explain_rel(rel: &Rel, plan: &Plan, text: &str, depth: usize, out: &mut Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn column(name: &str, expr: ScalarExpr) -> ProjectItem {
+        ProjectItem::Column {
+            name: Name::from(name),
+            expr,
+        }
+    }
+
+    fn reads(name: Name) -> ScalarExpr {
+        ScalarExpr::Column(crate::expr::eval::ColumnRef::new(name))
+    }
+
+    #[test]
+    fn a_projection_of_keys_aggregates_and_the_timestamp_is_fused() {
+        let items = [
+            column("key", reads(key_column(0))),
+            column("n", reads(Name::from("__AGG1"))),
+            column("t", ScalarExpr::SystemTimestamp),
+            column("again", reads(key_column(0))),
+        ];
+        let columns = fused_projection(&items, 1, 2).expect("fused");
+        let sources: Vec<(ResultColumn, bool)> =
+            columns.iter().map(|c| (c.source, c.last_use)).collect();
+        assert_eq!(
+            sources,
+            [
+                (ResultColumn::Key(0), false),
+                (ResultColumn::Aggregate(1), true),
+                (ResultColumn::Timestamp, true),
+                (ResultColumn::Key(0), true),
+            ]
+        );
+        assert_eq!(&*columns[3].name, "again");
+    }
+
+    #[test]
+    fn other_projections_keep_their_own_operator() {
+        let count = || reads(aggregate_column(0));
+        let plus_one = ScalarExpr::Binary(
+            crate::syntax::ast::BinaryOp::Add,
+            Box::new(count()),
+            Box::new(ScalarExpr::Literal(Value::Bigint(1))),
+        );
+        for items in [
+            vec![column("n", plus_one)],
+            vec![column("n", count()), column("N", count())],
+            vec![ProjectItem::Wildcard],
+            vec![column("x", reads(Name::from("other")))],
+            vec![column("k", reads(key_column(1)))],
+        ] {
+            assert!(fused_projection(&items, 1, 1).is_none(), "{items:?}");
+        }
+    }
 
     const S: i64 = 10_000_000;
 
