@@ -686,19 +686,29 @@ impl Serialize for OutputJsonRecord<'_> {
         use serde::ser::SerializeMap;
         let fields = self.0.fields();
         let mut map = serializer.serialize_map(Some(fields.len()))?;
-        for (i, (name, value)) in fields.iter().enumerate() {
-            if fields[..i].iter().any(|(earlier, _)| earlier == name) {
-                continue;
+        for i in 0..fields.len() {
+            if let Some((name, value)) = output_field(fields, i) {
+                map.serialize_entry(name.as_ref(), &OutputJson(value))?;
             }
-            let last = fields[i + 1..]
-                .iter()
-                .rev()
-                .find(|(later, _)| later == name)
-                .map_or(value, |(_, v)| v);
-            map.serialize_entry(name.as_ref(), &OutputJson(last))?;
         }
         map.end()
     }
+}
+
+/// The `i`-th field of `fields` as an output object has it: `None` when
+/// its name occurred before; a name that occurs twice keeps its first
+/// place and its last value, as a JSON map would.
+fn output_field(fields: &[(Name, Value)], i: usize) -> Option<(&Name, &Value)> {
+    let (name, value) = fields.get(i)?;
+    if fields[..i].iter().any(|(earlier, _)| earlier == name) {
+        return None;
+    }
+    let last = fields[i + 1..]
+        .iter()
+        .rev()
+        .find(|(later, _)| later == name)
+        .map_or(value, |(_, v)| v);
+    Some((name, last))
 }
 
 /// Appends `record` as an output JSON object: the bytes `serde_json`
@@ -711,16 +721,10 @@ pub fn write_output_json(record: &Record, out: &mut Vec<u8>) -> std::io::Result<
     out.push(b'{');
     let fields = record.fields();
     let mut first = true;
-    for (i, (name, value)) in fields.iter().enumerate() {
-        // A name that occurs twice keeps its first place and its last value.
-        if fields[..i].iter().any(|(earlier, _)| earlier == name) {
+    for i in 0..fields.len() {
+        let Some((name, last)) = output_field(fields, i) else {
             continue;
-        }
-        let last = fields[i + 1..]
-            .iter()
-            .rev()
-            .find(|(later, _)| later == name)
-            .map_or(value, |(_, v)| v);
+        };
         if !first {
             out.push(b',');
         }

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use super::baseline::WindowKind;
-use super::{digest, thousands, write_events, write_job, Engine, OUT_OF_ORDER_SECONDS};
+use super::{digest, engine_args, thousands, write_events, Engine};
 
 /// The engines counted: the baseline and Eddy in one process.
 const ENGINES: [Engine; 3] = [
@@ -77,31 +77,8 @@ pub fn instructions_section(exe: &Path, dir: &Path, events: u64) -> Result<(Stri
             command
                 .arg("--tool=callgrind")
                 .arg(format!("--callgrind-out-file={}", counts.display()))
-                .arg(exe);
-            match engine {
-                Engine::Baseline => {
-                    command
-                        .arg("bench-baseline")
-                        .arg("--window")
-                        .arg(kind.name())
-                        .arg("--input")
-                        .arg(&input)
-                        .arg("--output")
-                        .arg(&output)
-                        .arg("--out-of-order-seconds")
-                        .arg(OUT_OF_ORDER_SECONDS.to_string());
-                }
-                Engine::Eddy { workers } | Engine::Cluster { workers, .. } => {
-                    let job = write_job(dir, kind, &input, &output)?;
-                    command
-                        .arg("run")
-                        .arg("--quiet")
-                        .arg("--job")
-                        .arg(&job)
-                        .arg("-w")
-                        .arg(workers.to_string());
-                }
-            }
+                .arg(exe)
+                .args(engine_args(engine, dir, kind, &input, &output)?);
             let label = format!("{} {} under callgrind", kind.name(), engine.label());
             eprintln!("{label}");
             let instructions = count_instructions(&mut command, &counts, &label)?;

@@ -265,42 +265,7 @@ fn bench(dir: &Path, events: u64, runs: usize, args: &BenchArgs) -> Result<bool,
         for engine in Engine::ALL {
             let output = dir.join(format!("{}-{}.jsonl", kind.name(), engine.file_tag()));
             let mut command = Command::new(&exe);
-            match engine {
-                Engine::Baseline => {
-                    command
-                        .arg("bench-baseline")
-                        .arg("--window")
-                        .arg(kind.name())
-                        .arg("--input")
-                        .arg(&input)
-                        .arg("--output")
-                        .arg(&output)
-                        .arg("--out-of-order-seconds")
-                        .arg(OUT_OF_ORDER_SECONDS.to_string());
-                }
-                Engine::Eddy { workers } => {
-                    let job = write_job(dir, kind, &input, &output)?;
-                    command
-                        .arg("run")
-                        .arg("--quiet")
-                        .arg("--job")
-                        .arg(&job)
-                        .arg("-w")
-                        .arg(workers.to_string());
-                }
-                Engine::Cluster { processes, workers } => {
-                    let job = write_job(dir, kind, &input, &output)?;
-                    command
-                        .arg("cluster")
-                        .arg("--quiet")
-                        .arg("--processes")
-                        .arg(processes.to_string())
-                        .arg("-w")
-                        .arg(workers.to_string())
-                        .arg("--job")
-                        .arg(&job);
-                }
-            }
+            command.args(engine_args(engine, dir, kind, &input, &output)?);
             measured.push(Measured {
                 engine,
                 seconds: Vec::new(),
@@ -587,6 +552,53 @@ fn query_text(kind: WindowKind) -> String {
          GROUP BY key, {}\n",
         kind.window_sql()
     )
+}
+
+/// The arguments of `eddy` that run `engine` on the `kind` query over
+/// `input`, writing `output` (a job file for Eddy is written in `dir`).
+fn engine_args(
+    engine: Engine,
+    dir: &Path,
+    kind: WindowKind,
+    input: &Path,
+    output: &Path,
+) -> Result<Vec<std::ffi::OsString>, String> {
+    let mut args: Vec<std::ffi::OsString> = Vec::new();
+    let mut push = |arg: &dyn AsRef<std::ffi::OsStr>| args.push(arg.as_ref().to_os_string());
+    match engine {
+        Engine::Baseline => {
+            push(&"bench-baseline");
+            push(&"--window");
+            push(&kind.name());
+            push(&"--input");
+            push(&input);
+            push(&"--output");
+            push(&output);
+            push(&"--out-of-order-seconds");
+            push(&OUT_OF_ORDER_SECONDS.to_string());
+        }
+        Engine::Eddy { workers } => {
+            let job = write_job(dir, kind, input, output)?;
+            push(&"run");
+            push(&"--quiet");
+            push(&"--job");
+            push(&job);
+            push(&"-w");
+            push(&workers.to_string());
+        }
+        Engine::Cluster { processes, workers } => {
+            let job = write_job(dir, kind, input, output)?;
+            push(&"cluster");
+            push(&"--quiet");
+            push(&"--processes");
+            push(&processes.to_string());
+            push(&"-w");
+            push(&workers.to_string());
+            push(&"--job");
+            push(&job);
+        }
+    }
+    Ok(args)
 }
 
 /// Writes the query and a job file for Eddy writing to `output`; returns the job's path.

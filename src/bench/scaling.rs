@@ -16,8 +16,8 @@ use std::path::Path;
 use std::process::Command;
 
 use super::baseline::WindowKind;
-use super::{digest, median, run_child, thousands, write_events, write_job, Engine, Measured};
-use super::{Digest, OUT_OF_ORDER_SECONDS};
+use super::Digest;
+use super::{digest, engine_args, median, run_child, thousands, write_events, Engine, Measured};
 
 /// What the sections after the aggregation table need of its run.
 #[derive(Clone, Copy)]
@@ -196,32 +196,11 @@ fn run_once(
     let output = context
         .dir
         .join(format!("{}-{}-{tag}.jsonl", kind.name(), engine.file_tag()));
-    let mut command = Command::new(context.exe);
-    match engine {
-        Engine::Baseline => {
-            command
-                .arg("bench-baseline")
-                .arg("--window")
-                .arg(kind.name())
-                .arg("--input")
-                .arg(input)
-                .arg("--output")
-                .arg(&output)
-                .arg("--out-of-order-seconds")
-                .arg(OUT_OF_ORDER_SECONDS.to_string());
-        }
-        Engine::Eddy { workers } => {
-            let job = write_job(context.dir, kind, input, &output)?;
-            command
-                .arg("run")
-                .arg("--quiet")
-                .arg("--job")
-                .arg(&job)
-                .arg("-w")
-                .arg(workers.to_string());
-        }
-        Engine::Cluster { .. } => return Err("the memory section runs no cluster".to_string()),
+    if matches!(engine, Engine::Cluster { .. }) {
+        return Err("the memory section runs no cluster".to_string());
     }
+    let mut command = Command::new(context.exe);
+    command.args(engine_args(engine, context.dir, kind, input, &output)?);
     let label = format!("{} {} ({tag})", kind.name(), engine.label());
     eprintln!("memory: {label}");
     let (_, peak_mib) = run_child(&mut command, &label)?;

@@ -459,30 +459,12 @@ impl<'scope> Renderer<'_, 'scope> {
                 }
             })
             .ok_err::<Vec<_>, _, Vec<_>, _, _>(
-                move |(((mut key_values, end, member), result), time, diff)| match result {
-                    Ok(mut values) if fused.is_some() => {
-                        let columns = fused.as_deref().unwrap_or_default();
-                        let mut fields = Vec::with_capacity(columns.len());
-                        for column in columns {
-                            let (values, at) = match column.source {
-                                ResultColumn::Key(i) => (&mut key_values, i),
-                                ResultColumn::Aggregate(j) => (&mut values, j),
-                                ResultColumn::Timestamp => {
-                                    let now = Value::DateTime(DateTime(time));
-                                    fields.push((column.name.clone(), now));
-                                    continue;
-                                }
-                            };
-                            let value = match values.get_mut(at) {
-                                Some(value) if column.last_use => std::mem::take(value),
-                                Some(value) => value.clone(),
-                                None => Value::Null,
-                            };
-                            fields.push((column.name.clone(), value));
-                        }
-                        Ok((Record::from_unique_fields(fields), time, diff))
+                move |(((key_values, end, member), result), time, diff)| match (result, &fused) {
+                    (Ok(values), Some(columns)) => {
+                        let row = fused_row(columns, key_values, values, time);
+                        Ok((row, time, diff))
                     }
-                    Ok(values) => {
+                    (Ok(values), None) => {
                         let mut row = Record::with_capacity(key_values.len() + values.len() + 1);
                         for (name, v) in key_names.iter().zip(key_values) {
                             row.push_unchecked(name.clone(), v);
@@ -508,7 +490,7 @@ impl<'scope> Renderer<'_, 'scope> {
                         }
                         Ok((row, time, diff))
                     }
-                    Err((reason, message)) => {
+                    (Err((reason, message)), _) => {
                         let mut row = Record::new();
                         for (name, v) in key_names.iter().zip(key_values) {
                             row.push_unchecked(name.clone(), v);
@@ -1388,6 +1370,35 @@ fn fusable(input: &Rel, items: &[ProjectItem], plan: &Plan) -> bool {
         }
         _ => false,
     }
+}
+
+/// The row a fused projection (`columns`) writes for a group's key values
+/// and aggregate values at `time`.
+fn fused_row(
+    columns: &[FusedColumn],
+    mut key_values: Vec<Value>,
+    mut values: Vec<Value>,
+    time: Time,
+) -> Row {
+    let mut fields = Vec::with_capacity(columns.len());
+    for column in columns {
+        let (from, at) = match column.source {
+            ResultColumn::Key(i) => (&mut key_values, i),
+            ResultColumn::Aggregate(j) => (&mut values, j),
+            ResultColumn::Timestamp => {
+                let now = Value::DateTime(DateTime(time));
+                fields.push((column.name.clone(), now));
+                continue;
+            }
+        };
+        let value = match from.get_mut(at) {
+            Some(value) if column.last_use => std::mem::take(value),
+            Some(value) => value.clone(),
+            None => Value::Null,
+        };
+        fields.push((column.name.clone(), value));
+    }
+    Record::from_unique_fields(fields)
 }
 
 /// The partition keys of a session window among `window`'s members (they
