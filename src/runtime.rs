@@ -737,13 +737,7 @@ fn write_sink<'scope, T: SinkItem>(
         &name,
         move |_initial, info| {
             let activator = scope.activator_for(info.address);
-            // Rows not yet written, in arrival order. A window's rows come
-            // many to a time, a sliding window's nearly one per time: a map
-            // by time paid a tree insert and a vector per row there.
-            let mut pending: Vec<(T, Time, isize)> = Vec::new();
-            // The least time in `pending`: until the frontier passes it,
-            // nothing is ready and `pending` is not scanned.
-            let mut earliest: Option<Time> = None;
+            let mut pending: BTreeMap<Time, Vec<(T, isize)>> = BTreeMap::new();
             let mut held: Option<timely::dataflow::operators::Capability<Time>> = None;
             // Rows written but not yet flushed hold back this time.
             let mut unflushed: Option<timely::dataflow::operators::Capability<Time>> = None;
@@ -762,40 +756,20 @@ fn write_sink<'scope, T: SinkItem>(
                         }
                     }
                     for batch in batches {
-                        for (_, time, _) in batch.iter() {
-                            earliest = Some(earliest.map_or(*time, |e| e.min(*time)));
+                        for (row, time, diff) in batch.drain(..) {
+                            pending.entry(time).or_default().push((row, diff));
                         }
-                        pending.append(batch);
                     }
                 });
-                // The rows of every time the frontier has passed, by time.
-                let mut ready: Vec<(T, Time, isize)> = match earliest {
-                    Some(first) if !frontier.less_equal(&first) => {
-                        let ready = pending
-                            .extract_if(.., |(_, time, _)| !frontier.less_equal(time))
-                            .collect();
-                        earliest = pending.iter().map(|(_, time, _)| *time).min();
-                        ready
+                let mut first_written = None;
+                while let Some(entry) = pending.first_entry() {
+                    if frontier.less_equal(entry.key()) {
+                        break;
                     }
-                    _ => Vec::new(),
-                };
-                ready.sort_by_key(|(_, time, _)| *time);
-                let first_written = ready.first().map(|(_, time, _)| *time);
-                let mut times: Vec<(Time, usize)> = Vec::new();
-                for (_, time, _) in &ready {
-                    match times.last_mut() {
-                        Some((last, count)) if last == time => *count += 1,
-                        _ => times.push((*time, 1)),
-                    }
-                }
-                let mut rows = ready.into_iter();
-                for (time, count) in times {
-                    let of_time: Vec<(T, isize)> = rows
-                        .by_ref()
-                        .take(count)
-                        .map(|(row, _, diff)| (row, diff))
-                        .collect();
-                    write_time(&sink_shared, output_index, time, of_time);
+                    let time = *entry.key();
+                    let rows = entry.remove();
+                    write_time(&sink_shared, output_index, time, rows);
+                    first_written.get_or_insert(time);
                 }
                 if let (Some(time), None, Some(cap)) = (first_written, &unflushed, &held) {
                     unflushed = Some(cap.delayed(&time));
@@ -812,11 +786,11 @@ fn write_sink<'scope, T: SinkItem>(
                         activator.activate_after(FLUSH_EVERY - since);
                     }
                 }
-                match earliest {
+                match pending.keys().next() {
                     Some(first) => {
                         if let Some(cap) = held.as_mut() {
-                            if *cap.time() < first {
-                                cap.downgrade(&first);
+                            if cap.time() < first {
+                                cap.downgrade(first);
                             }
                         }
                     }
