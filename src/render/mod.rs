@@ -369,11 +369,10 @@ impl<'scope> Renderer<'_, 'scope> {
         else {
             return None;
         };
-        if mode != EmitMode::Final || !fusable(input, items, self.plan) {
+        if mode != EmitMode::Final {
             return None;
         }
-        let key_count = keys.len() + session_partition_by(window).len();
-        let columns = fused_projection(items, key_count, aggregates.len())?;
+        let columns = fused_columns(input, items, self.plan)?;
         let rows = self.render_rel(aggregated, mode);
         let name = input.operator_name(self.plan, self.text);
         Some(self.render_aggregate(rows, name, window, keys, aggregates, mode, Some(columns)))
@@ -1349,27 +1348,24 @@ fn fused_projection(
     Some(columns)
 }
 
-/// True when a projection of `input` is written by the aggregate it reads
-/// in final mode (see `Renderer::fuse_into_aggregate`).
-fn fusable(input: &Rel, items: &[ProjectItem], plan: &Plan) -> bool {
-    match input {
-        Rel::Aggregate {
-            window,
-            keys,
-            aggregates,
-            ..
-        } => {
-            !matches!(window, WindowPlan::Multiple(_))
-                && !plan.uses_arrival_order()
-                && fused_projection(
-                    items,
-                    keys.len() + session_partition_by(window).len(),
-                    aggregates.len(),
-                )
-                .is_some()
-        }
-        _ => false,
+/// The columns of a projection of `input` that the aggregate it reads
+/// writes itself in final mode (see `Renderer::fuse_into_aggregate`);
+/// `None` when the projection keeps its own operator.
+fn fused_columns(input: &Rel, items: &[ProjectItem], plan: &Plan) -> Option<Vec<FusedColumn>> {
+    let Rel::Aggregate {
+        window,
+        keys,
+        aggregates,
+        ..
+    } = input
+    else {
+        return None;
+    };
+    if matches!(window, WindowPlan::Multiple(_)) || plan.uses_arrival_order() {
+        return None;
     }
+    let key_count = keys.len() + session_partition_by(window).len();
+    fused_projection(items, key_count, aggregates.len())
 }
 
 /// The row a fused projection (`columns`) writes for a group's key values
@@ -1473,7 +1469,7 @@ fn explain_rel(rel: &Rel, plan: &Plan, text: &str, depth: usize, out: &mut Strin
         Rel::Source(_) | Rel::Step(_) => {
             let _ = writeln!(out, "{pad}{name}");
         }
-        Rel::Project { input, items, .. } if fusable(input, items, plan) => {
+        Rel::Project { input, items, .. } if fused_columns(input, items, plan).is_some() => {
             let _ = writeln!(
                 out,
                 "{pad}{name} (final mode: written by the aggregate below; changes mode: OkErr: rows | failures)"
