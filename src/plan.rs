@@ -502,6 +502,24 @@ fn at(span: Span, source_text: &str) -> String {
 }
 
 impl Rel {
+    /// The relations this one reads, in order.
+    pub fn inputs(&self) -> Vec<&Rel> {
+        match self {
+            Rel::Source(_) | Rel::Step(_) => Vec::new(),
+            Rel::Filter { input, .. }
+            | Rel::Project { input, .. }
+            | Rel::Aggregate { input, .. }
+            | Rel::Nest { input, .. }
+            | Rel::Apply { input, .. }
+            | Rel::Analytic { input, .. } => vec![input],
+            Rel::MatchRecognize(mr) => vec![&mr.input],
+            Rel::LookupJoin { left, right, .. } | Rel::TemporalJoin { left, right, .. } => {
+                vec![left, right]
+            }
+            Rel::Union { inputs, .. } => inputs.iter().collect(),
+        }
+    }
+
     fn has_analytic(&self) -> bool {
         match self {
             Rel::Analytic { .. } => true,

@@ -39,7 +39,8 @@ use crate::connectors::path_pattern::PathPattern;
 use crate::connectors::{reasons, BadEvent, EventSource, Next, RowWriter};
 use crate::expr::eval::{eval, eval_borrowed, EvalContext};
 use crate::plan::{EmitMode, Plan, SourcePlan, ARRIVAL_COLUMN};
-use crate::render::{render, Failure, Time};
+use crate::render::direct::{direct_inputs, DirectInput, ProjectedSplit};
+use crate::render::{render, Failure, Keyed, SourceInput, Time};
 use crate::time::{Admission, Watermark};
 use crate::types::{DateTime, Name, Row, Value};
 
@@ -828,7 +829,7 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
             shared.stop.store(true, Ordering::SeqCst);
         }
     }
-    let mut sessions: Vec<InputSession<Time, Row, isize>> = Vec::new();
+    let mut sessions: Vec<FeedInput> = Vec::new();
     let mut bad_events: Option<InputSession<Time, String, isize>> = None;
     // Advances as the worker's inputs do: only the outputs' probes are
     // watched for back-pressure.
@@ -840,13 +841,25 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
     let streams: ProbeHandle<Time> = ProbeHandle::new();
     worker.dataflow::<Time, _, _>(|scope| {
         let mut collections = Vec::new();
-        for source in &shared.plan.sources {
+        let direct = direct_inputs(&shared.plan);
+        for (source, direct) in shared.plan.sources.iter().zip(direct) {
+            if let Some(direct) = direct {
+                let (session, collection) = scope.new_collection::<Keyed, isize>();
+                let collection = collection.inner.probe_with(&streams).as_collection();
+                sessions.push(FeedInput::Keyed {
+                    session,
+                    direct,
+                    split: None,
+                });
+                collections.push(SourceInput::Keyed(collection));
+                continue;
+            }
             let (session, mut collection) = scope.new_collection::<Row, isize>();
             if !source.reference {
                 collection = collection.inner.probe_with(&streams).as_collection();
             }
-            sessions.push(session);
-            collections.push(collection);
+            sessions.push(FeedInput::Rows(session));
+            collections.push(SourceInput::Rows(collection));
         }
         let read_in_parallel: Vec<bool> = shared
             .sources
@@ -905,6 +918,7 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
                 drop(session);
             }
             Some(Ok((reader, partitions))) => {
+                let (session, reader) = project_direct(shared, source_index, session, reader);
                 let setup = &shared.sources[source_index];
                 let live = matches!(reader, EventSource::Kafka(_));
                 feeds.push(Feed {
@@ -1030,7 +1044,7 @@ struct Feed {
     /// has none of its own.
     events_read: i64,
     source_index: usize,
-    session: InputSession<Time, Row, isize>,
+    session: FeedInput,
     reader: EventSource,
     alias: String,
     arrival_time_field: Option<String>,
@@ -1043,6 +1057,105 @@ struct Feed {
     loaded: Vec<Row>,
     /// A watched reference table after its first load.
     table: Option<Table>,
+}
+
+/// Where a feed puts its events: as rows, or, for a source read directly
+/// by an aggregate, as that aggregate's keys and argument slots (see
+/// [`crate::render::direct`]).
+enum FeedInput {
+    Rows(InputSession<Time, Row, isize>),
+    Keyed {
+        session: InputSession<Time, Keyed, isize>,
+        direct: DirectInput,
+        /// With a reader that gives projected values ([`project_direct`]):
+        /// how they become keys and argument slots.
+        split: Option<ProjectedSplit>,
+    },
+}
+
+impl FeedInput {
+    fn update_at(&mut self, row: Row, time: Time, diff: isize) {
+        match self {
+            FeedInput::Rows(session) => session.update_at(row, time, diff),
+            FeedInput::Keyed {
+                session, direct, ..
+            } => session.update_at(direct.extract(row), time, diff),
+        }
+    }
+
+    fn time(&self) -> &Time {
+        match self {
+            FeedInput::Rows(session) => session.time(),
+            FeedInput::Keyed { session, .. } => session.time(),
+        }
+    }
+
+    fn advance_to(&mut self, time: Time) {
+        match self {
+            FeedInput::Rows(session) => session.advance_to(time),
+            FeedInput::Keyed { session, .. } => session.advance_to(time),
+        }
+    }
+
+    fn flush(&mut self) {
+        match self {
+            FeedInput::Rows(session) => session.flush(),
+            FeedInput::Keyed { session, .. } => session.flush(),
+        }
+    }
+}
+
+/// Has the file reader of a keyed feed decode only the aggregate's columns
+/// and the event-time field ([`EventReader::project`]) when nothing else
+/// of the event is needed: a JSON-lines file, event time from arrival or a
+/// plain column, no `OVER` substreams, no `CREATE TABLE` schema and no
+/// arrival-time field. Other feeds are returned as they are.
+///
+/// [`EventReader::project`]: crate::connectors::file::EventReader::project
+fn project_direct(
+    shared: &Shared,
+    source_index: usize,
+    feed: FeedInput,
+    reader: EventSource,
+) -> (FeedInput, EventSource) {
+    let FeedInput::Keyed {
+        session,
+        direct,
+        split: None,
+    } = feed
+    else {
+        return (feed, reader);
+    };
+    let source = &shared.plan.sources[source_index];
+    let plain = source.over.is_empty()
+        && source.schema.is_empty()
+        && !source.reference
+        && shared.sources[source_index].arrival_time_field.is_none();
+    let projected = if plain {
+        direct.projection(source.timestamp_by.as_ref())
+    } else {
+        None
+    };
+    match (projected, reader) {
+        (Some((projection, split)), EventSource::Direct(file)) => {
+            let file = file.project(projection);
+            let split = file.projects().then_some(split);
+            let feed = FeedInput::Keyed {
+                session,
+                direct,
+                split,
+            };
+            (feed, EventSource::Direct(file))
+        }
+        (_, reader) => {
+            let feed = FeedInput::Keyed {
+                session,
+                direct,
+                split: None,
+            };
+            (feed, reader)
+        }
+    }
 }
 
 /// What one call of [`feed_batch`] did.
@@ -1076,6 +1189,29 @@ fn feed_batch(
     for _ in 0..BATCH {
         let polled = match feed.reader.poll() {
             Ok(Next::Event(polled)) => polled,
+            Ok(Next::Projected(values, time)) => {
+                // A well-formed event of a projected file (no offsets, no
+                // arrival time, one partition): only its time is judged.
+                read += 1;
+                feed.events_read += 1;
+                counters.events.fetch_add(1, Ordering::Relaxed);
+                let event_time = time.unwrap_or(shared.file_arrival);
+                let clock = feed
+                    .clocks
+                    .entry(0)
+                    .or_insert_with(|| Watermark::new(ordering));
+                if let Some(t) = admitted(clock.admit(event_time, None), counters) {
+                    match &mut feed.session {
+                        FeedInput::Keyed {
+                            session,
+                            split: Some(split),
+                            ..
+                        } => session.update_at(split.split(values), t.ticks(), 1),
+                        _ => unreachable!("invariant: only keyed feeds read projected events"),
+                    }
+                }
+                continue;
+            }
             Ok(Next::Pending) => break,
             Ok(Next::End) if source.reference && feed.reload.is_some() => {
                 let mut rows = std::mem::take(&mut feed.loaded);
@@ -1217,17 +1353,7 @@ fn feed_batch(
                 }
             }
         };
-        let fed_at = match admission {
-            Admission::Accepted(t) => Some(t),
-            Admission::Adjusted(t) => {
-                counters.adjusted.fetch_add(1, Ordering::Relaxed);
-                Some(t)
-            }
-            Admission::DroppedOutOfOrder | Admission::DroppedLate => {
-                counters.dropped.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        };
+        let fed_at = admitted(admission, counters);
         if let Some(t) = fed_at {
             let mut row = row;
             if shared.arrival_order {
@@ -1300,6 +1426,22 @@ fn feed_batch(
         Fed::End
     } else {
         Fed::Events(read)
+    }
+}
+
+/// The time an event is fed at, if its admission lets it in; adjusted and
+/// dropped events are counted.
+fn admitted(admission: Admission, counters: &SourceCounters) -> Option<DateTime> {
+    match admission {
+        Admission::Accepted(t) => Some(t),
+        Admission::Adjusted(t) => {
+            counters.adjusted.fetch_add(1, Ordering::Relaxed);
+            Some(t)
+        }
+        Admission::DroppedOutOfOrder | Admission::DroppedLate => {
+            counters.dropped.fetch_add(1, Ordering::Relaxed);
+            None
+        }
     }
 }
 
@@ -1467,11 +1609,7 @@ fn diff_sorted(old: &[Row], new: &[Row]) -> Vec<(Row, isize)> {
 }
 
 fn as_datetime(value: &Value) -> Option<DateTime> {
-    match value {
-        Value::DateTime(d) => Some(*d),
-        Value::String(s) => DateTime::parse(s),
-        _ => None,
-    }
+    value.as_event_time()
 }
 
 /// Flushes an output after a sink activation wrote to it, so live readers

@@ -346,6 +346,16 @@ pub enum Value {
 }
 
 impl Value {
+    /// The value as an event time (`TIMESTAMP BY`, arrival-time fields): a
+    /// datetime, or a string that parses as one.
+    pub fn as_event_time(&self) -> Option<DateTime> {
+        match self {
+            Value::DateTime(d) => Some(*d),
+            Value::String(s) => DateTime::parse(s),
+            _ => None,
+        }
+    }
+
     /// The value's own type; `None` for NULL.
     pub fn data_type(&self) -> Option<DataType> {
         Some(match self {

@@ -44,7 +44,7 @@ use timely::dataflow::ProbeHandle;
 
 use crate::bind::{self, Catalog, InputInfo};
 use crate::plan::{EmitMode, Plan};
-use crate::render::{render, Time};
+use crate::render::{render, SourceInput, Time};
 use crate::types::{DateTime, Name, Record, Row, Value};
 
 /// The benchmark's query.
@@ -224,11 +224,11 @@ impl Driven {
                 .sources
                 .iter()
                 .map(|s| {
-                    if s.reference {
+                    SourceInput::Rows(if s.reference {
                         table.clone()
                     } else {
                         stream.clone()
-                    }
+                    })
                 })
                 .collect();
             let modes = vec![EmitMode::Changes; plan.outputs.len()];

@@ -13,8 +13,9 @@ use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
 
 use crate::config::{Endpoint, Format};
+use crate::connectors::json::{parse_projected, Projection};
 use crate::connectors::{reasons, truncate_raw, BadEvent, Decoded};
-use crate::types::{Name, Record, Row, Value};
+use crate::types::{DateTime, Name, Record, Row, Value};
 
 /// Reads events from a file or standard input.
 pub struct EventReader {
@@ -24,6 +25,8 @@ pub struct EventReader {
     part: Part,
     /// Events seen so far (this part's and the others').
     seen: usize,
+    /// The fields to read, when only some are (see [`EventReader::project`]).
+    projection: Option<Projection>,
 }
 
 /// Which share of a file's events a reader decodes: event `i` (counting
@@ -137,6 +140,7 @@ impl EventReader {
             bool_as_bit: options.bool_as_bit,
             part: Part::WHOLE,
             seen: 0,
+            projection: None,
         })
     }
 
@@ -157,40 +161,9 @@ impl EventReader {
         let bool_as_bit = self.bool_as_bit;
         let decoded = match &mut self.inner {
             ReaderKind::Done => return Ok(None),
-            ReaderKind::JsonLines {
-                lines,
-                line_no,
-                buffer,
-            } => loop {
-                // The next non-blank line is event `seen`: another part's
-                // is skipped in place, without copying it.
-                if !self.part.owns(self.seen) {
-                    match skip_line(lines.as_mut())? {
-                        None => {
-                            self.inner = ReaderKind::Done;
-                            return Ok(None);
-                        }
-                        Some(blank) => {
-                            *line_no += 1;
-                            self.seen += usize::from(!blank);
-                            continue;
-                        }
-                    }
-                }
-                buffer.clear();
-                if lines.read_until(b'\n', buffer)? == 0 {
-                    self.inner = ReaderKind::Done;
-                    return Ok(None);
-                }
-                *line_no += 1;
-                if buffer.trim_ascii().is_empty() {
-                    continue;
-                }
-                self.seen += 1;
-                if !self.part.owns(self.seen - 1) {
-                    continue;
-                }
-                break decode_json_line(buffer.trim_ascii(), *line_no, bool_as_bit);
+            ReaderKind::JsonLines { .. } => match self.next_owned_line()? {
+                None => return Ok(None),
+                Some((line, line_no)) => decode_json_line(line, line_no, bool_as_bit),
             },
             ReaderKind::JsonArray { items } => match items.find(|(i, _)| self.part.owns(*i)) {
                 None => {
@@ -259,6 +232,122 @@ impl EventReader {
             other => other,
         }))
     }
+}
+
+impl EventReader {
+    /// The next non-blank line of this part (trimmed) and its number;
+    /// `None` at the end, which also ends the reader. Only for JSON lines.
+    fn next_owned_line(&mut self) -> io::Result<Option<(&[u8], usize)>> {
+        let ReaderKind::JsonLines {
+            lines,
+            line_no,
+            buffer,
+        } = &mut self.inner
+        else {
+            return Ok(None);
+        };
+        loop {
+            // The next non-blank line is event `seen`: another part's is
+            // skipped in place, without copying it.
+            if !self.part.owns(self.seen) {
+                match skip_line(lines.as_mut())? {
+                    None => break,
+                    Some(blank) => {
+                        *line_no += 1;
+                        self.seen += usize::from(!blank);
+                        continue;
+                    }
+                }
+            }
+            buffer.clear();
+            if lines.read_until(b'\n', buffer)? == 0 {
+                break;
+            }
+            *line_no += 1;
+            if buffer.trim_ascii().is_empty() {
+                continue;
+            }
+            self.seen += 1;
+            if !self.part.owns(self.seen - 1) {
+                continue;
+            }
+            let ReaderKind::JsonLines {
+                line_no, buffer, ..
+            } = &self.inner
+            else {
+                unreachable!("invariant: matched as JSON lines above");
+            };
+            return Ok(Some((buffer.trim_ascii(), *line_no)));
+        }
+        self.inner = ReaderKind::Done;
+        Ok(None)
+    }
+
+    /// Reads only the fields `projection` names from now on, where the
+    /// format allows (JSON lines; other formats keep reading rows): see
+    /// [`EventReader::next_projected`].
+    pub fn project(mut self, projection: Projection) -> Self {
+        self.projection = Some(projection);
+        self
+    }
+
+    /// True when [`EventReader::next_projected`] gives projected values.
+    pub fn projects(&self) -> bool {
+        self.projection.is_some() && matches!(self.inner, ReaderKind::JsonLines { .. })
+    }
+
+    /// The next event, as the values of the projection's fields with its
+    /// event time where the line decodes and its time field (if any) holds
+    /// a datetime; otherwise (a bad line, a bad time, or no projection) as
+    /// [`EventReader::next_event`] reads it, so that the event is judged
+    /// and reported from the whole row exactly as without a projection.
+    pub fn next_projected(&mut self) -> io::Result<Option<Projected>> {
+        if !self.projects() {
+            return Ok(self.next_event()?.map(Projected::Row));
+        }
+        let bool_as_bit = self.bool_as_bit;
+        let projection = self.projection.take();
+        let read = match (&projection, self.next_owned_line()?) {
+            (_, None) => None,
+            (None, Some((line, line_no))) => {
+                Some(Projected::Row(decode_json_line(line, line_no, bool_as_bit)))
+            }
+            (Some(projection), Some((line, line_no))) => {
+                // UTF-8 is checked once, for the whole line (as in
+                // `decode_json_line`); anything amiss is read again whole.
+                let values = std::str::from_utf8(line)
+                    .ok()
+                    .and_then(|text| parse_projected(text, projection, bool_as_bit).ok())
+                    .and_then(|values| {
+                        let time = projection.event_time(&values).ok()?;
+                        Some(Projected::Values { values, time })
+                    });
+                Some(values.unwrap_or_else(|| {
+                    Projected::Row(decode_json_line(line, line_no, bool_as_bit))
+                }))
+            }
+        };
+        self.projection = projection;
+        Ok(read.map(|projected| match projected {
+            Projected::Row(Ok(row)) if self.lower_case_names => Projected::Row(Ok(lower_case(row))),
+            other => other,
+        }))
+    }
+}
+
+/// An event read with a projection ([`EventReader::next_projected`]).
+#[derive(Debug)]
+pub enum Projected {
+    /// The values of the projection's fields, and the event time when the
+    /// projection has a time field.
+    Values {
+        /// In the order of the projection's names.
+        values: Vec<Value>,
+        /// The event time, when the projection has a time field.
+        time: Option<DateTime>,
+    },
+    /// The event as a whole row (or a bad event).
+    Row(Decoded),
 }
 
 /// Reads the next CSV record of `part`, skipping the others' records.

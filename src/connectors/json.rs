@@ -19,7 +19,7 @@ use std::fmt;
 
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::types::{set_field, Name, Record, Value};
+use crate::types::{set_field, DateTime, Name, Record, Value};
 
 /// Distinct field names kept per thread; beyond them names are allocated.
 /// Events of one stream share a handful of names, and a linear scan of a
@@ -205,6 +205,193 @@ impl Visitor<'_> for NameSeed<'_> {
 
     fn visit_str<E>(self, s: &str) -> Result<Name, E> {
         Ok(self.0.intern(s))
+    }
+}
+
+/// The top-level fields a projected decode keeps ([`parse_projected`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Projection {
+    /// Names distinct ignoring ASCII case, in the order of the values.
+    names: Vec<Name>,
+    /// The position of the event-time field, if the events have one.
+    time: Option<usize>,
+    /// Nothing but the event time reads the time field: a string there is
+    /// decoded straight to a datetime when it is one (no copy of its text).
+    time_only: bool,
+}
+
+impl Projection {
+    /// Keeps `names` (distinct ignoring ASCII case); `time` is the position
+    /// in `names` of the event-time field, and `time_only` says that
+    /// nothing else reads it.
+    pub fn new(names: Vec<Name>, time: Option<usize>, time_only: bool) -> Self {
+        Projection {
+            names,
+            time,
+            time_only,
+        }
+    }
+
+    /// The names kept, in the order of the values.
+    pub fn names(&self) -> &[Name] {
+        &self.names
+    }
+
+    /// The event time in projected `values`: `Ok(None)` without a time
+    /// field, `Err(())` when the field holds no datetime.
+    pub fn event_time(&self, values: &[Value]) -> Result<Option<DateTime>, ()> {
+        match self.time {
+            None => Ok(None),
+            Some(at) => values
+                .get(at)
+                .and_then(Value::as_event_time)
+                .map(Some)
+                .ok_or(()),
+        }
+    }
+}
+
+/// Decodes one JSON object, keeping only the values of the fields
+/// `projection` names (NULL where absent), by name ignoring ASCII case,
+/// the last value of a repeated name. Every other field is decoded as
+/// [`parse_value_bytes`] would, then dropped, so the text is accepted or
+/// rejected exactly as there. An error also for anything but an object.
+pub fn parse_projected(
+    text: &str,
+    projection: &Projection,
+    bool_as_bit: bool,
+) -> Result<Vec<Value>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let values = NAMES.with(|names| {
+        let names = &mut *names.borrow_mut();
+        deserializer.deserialize_map(ProjectedVisitor {
+            projection,
+            bool_as_bit,
+            names,
+        })
+    })?;
+    deserializer.end()?;
+    Ok(values)
+}
+
+struct ProjectedVisitor<'p, 'n> {
+    projection: &'p Projection,
+    bool_as_bit: bool,
+    names: &'n mut Interned,
+}
+
+impl<'de> Visitor<'de> for ProjectedVisitor<'_, '_> {
+    type Value = Vec<Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Value>, A::Error> {
+        let mut values: Vec<Value> = std::iter::repeat_with(|| Value::Null)
+            .take(self.projection.names.len())
+            .collect();
+        while let Some(kept) = map.next_key_seed(KeptSeed(&self.projection.names))? {
+            let seed = ValueSeed {
+                bool_as_bit: self.bool_as_bit,
+                names: &mut *self.names,
+            };
+            match kept {
+                Some(at) if self.projection.time_only && Some(at) == self.projection.time => {
+                    values[at] = map.next_value_seed(TimeSeed(seed))?;
+                }
+                Some(at) => values[at] = map.next_value_seed(seed)?,
+                None => {
+                    map.next_value_seed(seed)?;
+                }
+            }
+        }
+        Ok(values)
+    }
+}
+
+/// A field name: its position among the kept names, if kept.
+struct KeptSeed<'a>(&'a [Name]);
+
+impl<'de> DeserializeSeed<'de> for KeptSeed<'_> {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for KeptSeed<'_> {
+    type Value = Option<usize>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Option<usize>, E> {
+        Ok(self
+            .0
+            .iter()
+            .position(|n| n.len() == s.len() && n.eq_ignore_ascii_case(s)))
+    }
+}
+
+/// The event-time field's value: a string that is a datetime becomes the
+/// datetime, without copying the text; anything else decodes as usual.
+struct TimeSeed<'n>(ValueSeed<'n>);
+
+impl<'de> DeserializeSeed<'de> for TimeSeed<'_> {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for TimeSeed<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Value, E> {
+        Ok(match DateTime::parse(s) {
+            Some(time) => Value::DateTime(time),
+            None => Value::String(s.to_owned()),
+        })
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.0.visit_unit()
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+        self.0.visit_none()
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Value, E> {
+        self.0.visit_bool(b)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, i: i64) -> Result<Value, E> {
+        self.0.visit_i64(i)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
+        self.0.visit_u64(u)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Value, E> {
+        self.0.visit_f64(f)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Value, A::Error> {
+        self.0.visit_seq(seq)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Value, A::Error> {
+        self.0.visit_map(map)
     }
 }
 

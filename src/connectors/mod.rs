@@ -11,7 +11,7 @@ pub mod json;
 pub mod kafka;
 pub mod path_pattern;
 
-use crate::types::Row;
+use crate::types::{Row, Value};
 
 /// One decoded item from a source.
 pub type Decoded = Result<Row, BadEvent>;
@@ -133,6 +133,10 @@ impl RowWriter for kafka::KafkaWriter {
 pub enum Next {
     /// An event (or a bad one).
     Event(Polled),
+    /// The projected values of a well-formed event of a file read with a
+    /// projection ([`file::EventReader::project`]), and its event time
+    /// when the projection has a time field.
+    Projected(Vec<Value>, Option<crate::types::DateTime>),
     /// Nothing right now; poll again later (a live stream).
     Pending,
     /// The input has ended.
@@ -201,6 +205,16 @@ impl EventSource {
     /// The next event, if one is available now.
     pub fn poll(&mut self) -> std::io::Result<Next> {
         match self {
+            EventSource::Direct(reader) if reader.projects() => {
+                Ok(match reader.next_projected()? {
+                    Some(file::Projected::Values { values, time }) => Next::Projected(values, time),
+                    Some(file::Projected::Row(item)) => Next::Event(Polled {
+                        sequence: Some(reader.last_event_index() as i64),
+                        ..Polled::plain(item)
+                    }),
+                    None => Next::End,
+                })
+            }
             EventSource::Direct(reader) => Ok(match reader.next_event()? {
                 Some(item) => Next::Event(Polled {
                     sequence: Some(reader.last_event_index() as i64),

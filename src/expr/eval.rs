@@ -304,17 +304,23 @@ impl ColumnRef {
     /// same field [`crate::types::Record::get`] finds.
     pub fn find<'r>(&self, row: &'r Row) -> Option<&'r Value> {
         let fields = row.fields();
+        let at = self.position(fields)?;
+        fields.get(at).map(|(_, value)| value)
+    }
+
+    /// Where [`Self::find`] finds the column among a row's `fields`.
+    pub fn position(&self, fields: &[(Name, Value)]) -> Option<usize> {
         let hint = self.hint.load(Ordering::Relaxed) as usize;
-        if let Some((name, value)) = fields.get(hint) {
+        if let Some((name, _)) = fields.get(hint) {
             if same_name(name, &self.name) {
-                return Some(value);
+                return Some(hint);
             }
         }
         let at = fields
             .iter()
             .position(|(name, _)| same_name(name, &self.name))?;
         self.hint.store(at as u32, Ordering::Relaxed);
-        Some(&fields[at].1)
+        Some(at)
     }
 }
 

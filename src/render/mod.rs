@@ -17,6 +17,7 @@
 //! This module is the only one that imports timely and differential.
 
 mod analytic;
+pub mod direct;
 mod match_recognize;
 mod session;
 mod sliding;
@@ -55,6 +56,17 @@ pub type Rows<'scope> = VecCollection<'scope, Time, Row, isize>;
 /// A stream of failures with their times and multiplicities.
 pub type Failures<'scope> = Stream<'scope, Time, Vec<(Failure, Time, isize)>>;
 
+pub use session::Keyed;
+
+/// A source's events as the dataflow receives them.
+pub enum SourceInput<'scope> {
+    /// As rows: every source the plan reads as such.
+    Rows(Rows<'scope>),
+    /// As the group keys and argument slots of the one aggregate that reads
+    /// the source (see [`direct`]).
+    Keyed(VecCollection<'scope, Time, Keyed, isize>),
+}
+
 /// One event that an operator could not process.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Failure {
@@ -81,16 +93,17 @@ pub fn render<'scope>(
     scope: Scope<'scope, Time>,
     plan: &Plan,
     query_text: &str,
-    sources: Vec<Rows<'scope>>,
+    sources: Vec<SourceInput<'scope>>,
     read_in_parallel: &[bool],
     modes: &[EmitMode],
 ) -> Rendered<'scope> {
     let sources = sources
         .into_iter()
         .enumerate()
-        .map(|(i, rows)| match read_in_parallel.get(i) {
-            Some(true) => rows,
-            _ => spread(rows),
+        .map(|(i, input)| match (read_in_parallel.get(i), input) {
+            (Some(true), input) => input,
+            (_, SourceInput::Rows(rows)) => SourceInput::Rows(spread(rows)),
+            (_, SourceInput::Keyed(keyed)) => SourceInput::Keyed(spread(keyed)),
         })
         .collect();
     let mut renderer = Renderer {
@@ -122,10 +135,13 @@ pub fn render<'scope>(
     Rendered { outputs, failures }
 }
 
-/// Spreads rows over workers round-robin.
-fn spread(rows: Rows<'_>) -> Rows<'_> {
+/// Spreads a source's events over workers round-robin.
+fn spread<D: differential_dataflow::ExchangeData>(
+    events: VecCollection<'_, Time, D, isize>,
+) -> VecCollection<'_, Time, D, isize> {
     let mut next: u64 = 0;
-    rows.inner
+    events
+        .inner
         .exchange(move |_| {
             next = next.wrapping_add(1);
             next
@@ -133,10 +149,29 @@ fn spread(rows: Rows<'_>) -> Rows<'_> {
         .as_collection()
 }
 
+/// What an aggregate reads: rows to evaluate, or events a source already
+/// reduced to keys and argument slots (see [`direct`]).
+enum AggregateRows<'scope> {
+    Rows(Rows<'scope>),
+    Keyed(VecCollection<'scope, Time, Keyed, isize>),
+}
+
+/// An aggregate as [`Renderer::aggregate_evaluated`] computes it.
+struct AggregateSpec<'p> {
+    name: String,
+    window: &'p WindowPlan,
+    /// Group keys and session partition keys.
+    key_count: usize,
+    aggregates: &'p [AggregatePlan],
+    mode: EmitMode,
+    /// The columns of a fused projection (see [`fused_projection`]).
+    fused: Option<Vec<FusedColumn>>,
+}
+
 struct Renderer<'a, 'scope> {
     plan: &'a Plan,
     text: &'a str,
-    sources: Vec<Rows<'scope>>,
+    sources: Vec<SourceInput<'scope>>,
     steps: HashMap<(usize, EmitMode), Rows<'scope>>,
     failures: Vec<Failures<'scope>>,
 }
@@ -144,11 +179,13 @@ struct Renderer<'a, 'scope> {
 impl<'scope> Renderer<'_, 'scope> {
     fn render_rel(&mut self, rel: &Rel, mode: EmitMode) -> Rows<'scope> {
         match rel {
-            Rel::Source(id) => self
-                .sources
-                .get(*id)
-                .cloned()
-                .expect("invariant: the binder only creates sources that exist"),
+            Rel::Source(id) => match self.sources.get(*id) {
+                Some(SourceInput::Rows(rows)) => rows.clone(),
+                Some(SourceInput::Keyed(_)) => {
+                    unreachable!("invariant: a source fed keyed is read by its aggregate only")
+                }
+                None => unreachable!("invariant: the binder only creates sources that exist"),
+            },
             Rel::Step(id) => {
                 if let Some(rows) = self.steps.get(&(*id, mode)) {
                     return rows.clone();
@@ -211,9 +248,9 @@ impl<'scope> Renderer<'_, 'scope> {
                 aggregates,
                 ..
             } => {
-                let rows = self.render_rel(input, mode);
+                let input = self.aggregate_input(input, mode);
                 let name = rel.operator_name(self.plan, self.text);
-                self.render_aggregate(rows, name, window, keys, aggregates, mode, None)
+                self.render_aggregate(input, name, window, keys, aggregates, mode, None)
             }
             Rel::Nest { input, alias } => {
                 let alias = alias.clone();
@@ -373,9 +410,28 @@ impl<'scope> Renderer<'_, 'scope> {
             return None;
         }
         let columns = fused_columns(input, items, self.plan)?;
-        let rows = self.render_rel(aggregated, mode);
+        let input_rows = self.aggregate_input(aggregated, mode);
         let name = input.operator_name(self.plan, self.text);
-        Some(self.render_aggregate(rows, name, window, keys, aggregates, mode, Some(columns)))
+        Some(self.render_aggregate(
+            input_rows,
+            name,
+            window,
+            keys,
+            aggregates,
+            mode,
+            Some(columns),
+        ))
+    }
+
+    /// An aggregate's input: a source's keyed events when the runtime feeds
+    /// them so (see [`direct`]), else rows.
+    fn aggregate_input(&mut self, input: &Rel, mode: EmitMode) -> AggregateRows<'scope> {
+        if let Rel::Source(id) = input {
+            if let Some(SourceInput::Keyed(keyed)) = self.sources.get(*id) {
+                return AggregateRows::Keyed(keyed.clone());
+            }
+        }
+        AggregateRows::Rows(self.render_rel(input, mode))
     }
 
     /// `fused`: the columns of a projection the aggregate writes directly
@@ -384,7 +440,7 @@ impl<'scope> Renderer<'_, 'scope> {
     #[allow(clippy::too_many_arguments)]
     fn render_aggregate(
         &mut self,
-        rows: Rows<'scope>,
+        input: AggregateRows<'scope>,
         name: String,
         window: &WindowPlan,
         keys: &[ScalarExpr],
@@ -392,17 +448,24 @@ impl<'scope> Renderer<'_, 'scope> {
         mode: EmitMode,
         fused: Option<Vec<FusedColumn>>,
     ) -> Rows<'scope> {
-        let layout = AggregateLayout::new(aggregates);
-        let members = window_members(window);
         // Session partition keys ride along as extra key values.
-        let partition_by = session_partition_by(window);
-        let partition_len = partition_by.len();
         let mut keys = keys.to_vec();
-        keys.extend(partition_by);
-        let keys_len = keys.len();
+        keys.extend(session_partition_by(window));
+        let spec = AggregateSpec {
+            name,
+            window,
+            key_count: keys.len(),
+            aggregates,
+            mode,
+            fused,
+        };
+        let rows = match input {
+            AggregateRows::Rows(rows) => rows,
+            AggregateRows::Keyed(keyed) => return self.aggregate_evaluated(keyed, spec),
+        };
         let eval_aggregates = aggregates.to_vec();
         let slot_count: usize = aggregates.iter().map(|a| 1 + a.order_by.len()).sum();
-        let evaluated = self.fallible(rows, name.clone(), move |row, ctx| {
+        let evaluated = self.fallible(rows, spec.name.clone(), move |row, ctx| {
             let mut key_values = Vec::with_capacity(keys.len());
             for key in &keys {
                 key_values.push(eval(key, row, ctx)?);
@@ -422,6 +485,27 @@ impl<'scope> Renderer<'_, 'scope> {
             }
             Ok(Some((key_values, slots)))
         });
+        self.aggregate_evaluated(evaluated, spec)
+    }
+
+    /// Aggregates evaluated events (group keys, then partition keys, and
+    /// argument slots) per window, and makes the result rows.
+    fn aggregate_evaluated(
+        &mut self,
+        evaluated: VecCollection<'scope, Time, Keyed, isize>,
+        spec: AggregateSpec<'_>,
+    ) -> Rows<'scope> {
+        let AggregateSpec {
+            name,
+            window,
+            key_count: keys_len,
+            aggregates,
+            mode,
+            fused,
+        } = spec;
+        let layout = AggregateLayout::new(aggregates);
+        let members = window_members(window);
+        let partition_len = session_partition_by(window).len();
         let reduced = if window_end::applies(&members, mode) {
             window_end::aggregate_at_window_ends(evaluated.inner, &name, members.clone(), layout)
         } else if sliding::applies(&members) {
@@ -1429,6 +1513,7 @@ fn visible(row: &Row) -> Row {
 pub fn explain_dataflow(plan: &Plan, query_text: &str) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
+    let direct = direct::direct_inputs(plan);
     for (id, source) in plan.sources.iter().enumerate() {
         let name = Rel::Source(id).operator_name(plan, query_text);
         let _ = writeln!(
@@ -1436,6 +1521,13 @@ pub fn explain_dataflow(plan: &Plan, query_text: &str) -> String {
             "Input[{id}] {name}: decode {} -> event time -> watermark",
             source.input
         );
+        if let Some(Some(input)) = direct.get(id) {
+            let _ = writeln!(
+                out,
+                "  read directly into its aggregate's {} (JSON-lines files: only those fields and the event time are decoded)",
+                input.describe()
+            );
+        }
         let _ = writeln!(out, "  Exchange(round-robin) -> all workers");
     }
     let mut shown = std::collections::HashSet::new();
