@@ -943,3 +943,127 @@ fn fused_projections_write_what_the_projection_writes() {
     assert_eq!(fused_session, session("general-session", "COUNT(*) + 0"));
     assert_eq!(fused_session.len(), 3, "{fused_session:?}");
 }
+
+/// A source read only by an aggregate over plain columns is read straight
+/// into the aggregate's keys and arguments (see `eddy explain --stage
+/// dataflow`). Every event must be judged as when the source gives rows:
+/// bad lines, bad times, late events, case variants and repeated names,
+/// values the aggregate rejects; on one worker and on three.
+#[test]
+fn direct_aggregate_inputs_judge_every_event_as_rows_do() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut input: Vec<u8> = Vec::new();
+    for line in [
+        r#"{"key":"a","v":1,"ts":"2026-01-01T00:00:01Z"}"#,
+        r#"{"KEY":"b","v":2,"V":3,"ts":"2026-01-01T00:00:02Z","extra":{"x":[1,2]}}"#,
+        r#"{"key":"a","v":"#,
+        r#"[1, 2]"#,
+        r#"{"key":"a","v":5,"ts":"yesterday"}"#,
+        r#"{"key":"a","v":6}"#,
+        r#"{"key":"a","v":7,"ts":5}"#,
+        r#"{"v":8,"ts":"2026-01-01T00:00:04Z"}"#,
+        r#"{"key":"a","v":1,"ts":"2026-01-01T00:00:05Z","big":1e999}"#,
+        r#"{"key":"b","v":4,"ts":"2026-01-01T00:00:0\u0036Z"}"#,
+        r#"{"key":"c","v":"x","ts":"2026-01-01T00:00:07Z"}"#,
+        r#"{"key":"a","v":9,"Ts":"2026-01-01T00:00:12Z"}"#,
+        r#"{"key":"a","v":10,"ts":"2026-01-01T00:00:03Z"}"#,
+        r#"{"key":"a","v":11,"ts":"2025-12-31T00:00:00Z"}"#,
+        "",
+        r#"{"key":"b","v":12,"ts":"2026-01-01T00:00:25Z"}"#,
+    ] {
+        input.extend_from_slice(line.as_bytes());
+        input.push(b'\n');
+    }
+    input.extend_from_slice(b"{\"key\":\"\xff\",\"v\":1,\"ts\":\"2026-01-01T00:00:26Z\"}\n");
+    let input_path = dir.path().join("in.jsonl");
+    std::fs::write(&input_path, &input).expect("write input");
+    let aggregate = "SELECT key, COUNT(*) AS n, SUM(v) AS s, System.Timestamp() AS t INTO Out";
+    let window = "GROUP BY key, TumblingWindow(second, 10)";
+    let run_query = |name: &str, query: &str, workers: &str| {
+        let query_path = write(dir.path(), &format!("{name}.asaql"), query);
+        let job = write(
+            dir.path(),
+            &format!("{name}-w{workers}.toml"),
+            &format!(
+                "query = \"{}\"\nerrors = \"{name}-w{workers}-errors.jsonl\"\n\
+                 [event_ordering]\nout_of_order_seconds = 2\nlate_arrival_seconds = 5\n\
+                 [[inputs]]\nalias = \"Input\"\npath = \"{}\"\n\
+                 [[outputs]]\nalias = \"Out\"\npath = \"{name}-w{workers}.jsonl\"\n",
+                query_path.display(),
+                input_path.display()
+            ),
+        );
+        let (code, _, stderr) = run(&["run", "-w", workers, "--job", job.to_str().expect("utf-8")]);
+        assert_eq!(code, 0, "{stderr}");
+        let sorted = |path: PathBuf, drop_operator: bool| {
+            let mut rows: Vec<String> = lines(&path)
+                .into_iter()
+                .map(|mut v| {
+                    if let (true, Some(record)) = (drop_operator, v.as_object_mut()) {
+                        // Operators are named by their place in the query;
+                        // with several workers, an event's number is the
+                        // order in which the workers happened to count it.
+                        record.remove("operator");
+                        if workers != "1" {
+                            record.remove("position");
+                        }
+                    }
+                    v.to_string()
+                })
+                .collect();
+            rows.sort();
+            rows
+        };
+        let summary: Vec<String> = stderr
+            .lines()
+            .filter(|l| !l.starts_with("elapsed") && !l.starts_with("peak memory"))
+            .map(str::to_string)
+            .collect();
+        (
+            sorted(dir.path().join(format!("{name}-w{workers}.jsonl")), false),
+            sorted(
+                dir.path().join(format!("{name}-w{workers}-errors.jsonl")),
+                true,
+            ),
+            summary,
+        )
+    };
+    let direct_query = format!("{aggregate} FROM Input TIMESTAMP BY ts {window}");
+    let rows_query = format!("{aggregate} FROM Input TIMESTAMP BY ts WHERE 1 = 1 {window}");
+    let (code, explained, stderr) = run(&["explain", "--stage", "dataflow", &{
+        let path = write(dir.path(), "explain.asaql", &direct_query);
+        path.to_str().expect("utf-8").to_string()
+    }]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        explained.contains("read directly into its aggregate"),
+        "{explained}"
+    );
+    for workers in ["1", "3"] {
+        let direct = run_query("direct", &direct_query, workers);
+        let rows = run_query("rows", &rows_query, workers);
+        assert_eq!(direct, rows, "{workers} workers");
+        let (out, errors, summary) = direct;
+        // a at :10: 1, 10, and 11 (late, adjusted into the window); the
+        // :05 event is bad for a number elsewhere in its line.
+        assert_eq!(out.len(), 5, "{out:?}");
+        for expected in [
+            r#""key":"a","n":3,"s":22"#,
+            r#""key":"a","n":1,"s":9"#,
+            r#""key":"b","n":2,"s":7"#,
+            r#""key":"b","n":1,"s":12"#,
+            r#""key":null,"n":1,"s":8"#,
+        ] {
+            assert!(
+                out.iter().any(|r| r.contains(expected)),
+                "{expected}: {out:?}"
+            );
+        }
+        assert_eq!(errors.len(), 8, "{errors:?}");
+        assert!(
+            summary
+                .contains(&"input Input: 16 events, 7 bad, 2 out of order, 2 adjusted".to_string()),
+            "{summary:?}"
+        );
+    }
+}

@@ -497,6 +497,96 @@ mod tests {
         }
     }
 
+    /// What a projection of `names` (time field `time`) should give for
+    /// `text`: the values the whole row has under those names, or `None`
+    /// where the whole decode fails, gives no object, or has no event time.
+    fn projected_from_row(
+        text: &str,
+        names: &[Name],
+        time: Option<usize>,
+    ) -> Option<(Vec<Value>, Option<DateTime>)> {
+        let Ok(Value::Record(row)) = parse_value(text, true) else {
+            return None;
+        };
+        let values: Vec<Value> = names
+            .iter()
+            .map(|n| row.get(n).cloned().unwrap_or(Value::Null))
+            .collect();
+        let time = match time {
+            None => None,
+            Some(at) => Some(values[at].as_event_time()?),
+        };
+        Some((values, time))
+    }
+
+    proptest::proptest! {
+        /// A projected decode keeps exactly the values the whole row has
+        /// under the projected names (any case, repeated names, nested
+        /// values, other fields that fail to decode, cut-off text), and its
+        /// time field's datetime; when nothing else reads the time field,
+        /// it holds the datetime itself rather than its text.
+        #[test]
+        fn projected_values_are_the_whole_rows_values(
+            fields in proptest::collection::vec((0usize..7, 0usize..8), 0..9),
+            time_only in proptest::bool::ANY,
+            cut in proptest::option::of(0usize..80),
+        ) {
+            const NAMES: [&str; 7] = ["k", "K", "v", "ts", "TS", "other", "nest"];
+            const VALUES: [&str; 8] = [
+                "1",
+                "-2.5",
+                "\"x\"",
+                "\"2026-01-01T00:00:05Z\"",
+                "\"2026-01-01T00:00:0\\u0036Z\"",
+                "{\"a\":[1,{\"b\":null}]}",
+                "true",
+                "1e999",
+            ];
+            let body: Vec<String> = fields
+                .iter()
+                .map(|(n, v)| format!("\"{}\":{}", NAMES[*n], VALUES[*v]))
+                .collect();
+            let mut text = format!("{{{}}}", body.join(","));
+            if let Some(cut) = cut {
+                text.truncate(cut.min(text.len()));
+            }
+            let names = vec![Name::from("k"), Name::from("v"), Name::from("Ts")];
+            let projection = Projection::new(names.clone(), Some(2), time_only);
+            let projected = parse_projected(&text, &projection, true)
+                .ok()
+                .and_then(|values| {
+                    let time = projection.event_time(&values).ok()?;
+                    Some((values, time))
+                });
+            let expected = projected_from_row(&text, &names, Some(2));
+            match (projected, expected) {
+                (Some((mut values, time)), Some((mut whole, whole_time))) => {
+                    proptest::prop_assert_eq!(time, whole_time);
+                    if time_only {
+                        // The time field is the datetime, not its text.
+                        proptest::prop_assert_eq!(values.pop(), whole_time.map(Value::DateTime));
+                        whole.pop();
+                    }
+                    proptest::prop_assert_eq!(values, whole);
+                }
+                (None, None) => {}
+                (projected, expected) => {
+                    proptest::prop_assert!(false, "{text}: {projected:?} against {expected:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_projection_without_a_time_field_keeps_values_only() {
+        let projection = Projection::new(vec![Name::from("a")], None, false);
+        let values = parse_projected(r#"{"A":"x","b":2}"#, &projection, true).expect("parses");
+        assert_eq!(values, vec![Value::str("x")]);
+        assert_eq!(projection.event_time(&values), Ok(None));
+        assert!(parse_projected("[1]", &projection, true).is_err());
+        assert!(parse_projected(r#"{"a":1} x"#, &projection, true).is_err());
+    }
+
     #[test]
     fn trailing_text_and_bad_json_are_errors() {
         assert!(parse_value(r#"{"a":1} x"#, true).is_err());
