@@ -1061,6 +1061,12 @@ fn direct_aggregate_inputs_judge_every_event_as_rows_do() {
         }
         assert_eq!(errors.len(), 8, "{errors:?}");
         assert!(
+            errors.iter().any(
+                |e| e.contains(r#""message":"SUM: cannot convert nvarchar(max) 'x' to float""#)
+            ),
+            "the aggregate is named once: {errors:?}"
+        );
+        assert!(
             summary
                 .contains(&"input Input: 16 events, 7 bad, 2 out of order, 2 adjusted".to_string()),
             "{summary:?}"

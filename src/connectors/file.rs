@@ -319,7 +319,7 @@ impl EventReader {
                     .ok()
                     .and_then(|text| parse_projected(text, projection, bool_as_bit).ok())
                     .and_then(|values| {
-                        let time = projection.event_time(&values).ok()?;
+                        let time = projection.event_time(&values)?;
                         Some(Projected::Values { values, time })
                     });
                 Some(values.unwrap_or_else(|| {

@@ -237,16 +237,12 @@ impl Projection {
         &self.names
     }
 
-    /// The event time in projected `values`: `Ok(None)` without a time
-    /// field, `Err(())` when the field holds no datetime.
-    pub fn event_time(&self, values: &[Value]) -> Result<Option<DateTime>, ()> {
+    /// The event time in projected `values`: `Some(None)` without a time
+    /// field, `None` when the field holds no datetime.
+    pub fn event_time(&self, values: &[Value]) -> Option<Option<DateTime>> {
         match self.time {
-            None => Ok(None),
-            Some(at) => values
-                .get(at)
-                .and_then(Value::as_event_time)
-                .map(Some)
-                .ok_or(()),
+            None => Some(None),
+            Some(at) => values.get(at).and_then(Value::as_event_time).map(Some),
         }
     }
 }
@@ -555,7 +551,7 @@ mod tests {
             let projected = parse_projected(&text, &projection, true)
                 .ok()
                 .and_then(|values| {
-                    let time = projection.event_time(&values).ok()?;
+                    let time = projection.event_time(&values)?;
                     Some((values, time))
                 });
             let expected = projected_from_row(&text, &names, Some(2));
@@ -582,7 +578,7 @@ mod tests {
         let projection = Projection::new(vec![Name::from("a")], None, false);
         let values = parse_projected(r#"{"A":"x","b":2}"#, &projection, true).expect("parses");
         assert_eq!(values, vec![Value::str("x")]);
-        assert_eq!(projection.event_time(&values), Ok(None));
+        assert_eq!(projection.event_time(&values), Some(None));
         assert!(parse_projected("[1]", &projection, true).is_err());
         assert!(parse_projected(r#"{"a":1} x"#, &projection, true).is_err());
     }

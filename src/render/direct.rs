@@ -154,14 +154,21 @@ pub struct ProjectedSplit {
 impl ProjectedSplit {
     /// The keys and argument slots in projected `values`.
     pub fn split(&self, mut values: Vec<Value>) -> Keyed {
-        let mut value = |entry: &Option<(usize, bool)>| match *entry {
-            None => Value::Null,
-            Some((at, true)) => values.get_mut(at).map(std::mem::take).unwrap_or_default(),
-            Some((at, false)) => values.get(at).cloned().unwrap_or_default(),
-        };
-        let (keys, slots) = self.plan.split_at(self.key_count.min(self.plan.len()));
-        let keys = keys.iter().map(&mut value).collect();
-        let slots = slots.iter().map(&mut value).collect();
+        let key_count = self.key_count.min(self.plan.len());
+        let mut keys = Vec::with_capacity(key_count);
+        let mut slots = Vec::with_capacity(self.plan.len() - key_count);
+        for (i, entry) in self.plan.iter().enumerate() {
+            let value = match *entry {
+                None => Value::Null,
+                Some((at, true)) => values.get_mut(at).map(std::mem::take).unwrap_or_default(),
+                Some((at, false)) => values.get(at).cloned().unwrap_or_default(),
+            };
+            if i < key_count {
+                keys.push(value);
+            } else {
+                slots.push(value);
+            }
+        }
         (keys, slots)
     }
 }

@@ -1271,10 +1271,17 @@ impl AggregateLayout {
                 });
             }
             values.push(aggregate::compute_onto(kind, fold, &inputs).map_err(|e| {
+                let name = aggregate::name(kind);
+                let named = e
+                    .message
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(": "));
                 let message = match kind {
-                    // A UDA's messages already name it (uda.Name: ...).
+                    // A UDA's messages already name it (uda.Name: ...), as
+                    // do conversions made for an aggregate (SUM: cannot ...).
                     aggregate::AggregateKind::Uda(_) => e.message.clone(),
-                    _ => format!("{}: {}", aggregate::name(kind), e.message),
+                    _ if named => e.message.clone(),
+                    _ => format!("{name}: {}", e.message),
                 };
                 (e.code().to_string(), message)
             })?);
