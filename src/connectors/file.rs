@@ -53,7 +53,10 @@ impl Part {
 
 enum ReaderKind {
     JsonLines {
-        lines: Box<dyn BufRead + Send>,
+        /// The buffered file itself (not a `dyn BufRead`), so that skipping
+        /// another part's line is a scan of the buffer, not calls through a
+        /// vtable.
+        lines: BufReader<Box<dyn Read + Send>>,
         line_no: usize,
         /// The current line as bytes: a line another worker owns is
         /// skipped without checking its text.
@@ -102,7 +105,7 @@ impl EventReader {
                     read_json_array(buffered, options.bool_as_bit)?
                 } else {
                     ReaderKind::JsonLines {
-                        lines: Box::new(buffered),
+                        lines: buffered,
                         line_no: 0,
                         buffer: Vec::new(),
                     }
@@ -250,7 +253,7 @@ impl EventReader {
             // The next non-blank line is event `seen`: another part's is
             // skipped in place, without copying it.
             if !self.part.owns(self.seen) {
-                match skip_line(lines.as_mut())? {
+                match skip_line(lines)? {
                     None => break,
                     Some(blank) => {
                         *line_no += 1;
@@ -424,7 +427,7 @@ fn read_json_array(
 
 /// Consumes one line of `lines` without copying it: `Some(true)` when it
 /// was blank (ASCII whitespace only), `None` at the end of the input.
-fn skip_line(lines: &mut dyn BufRead) -> io::Result<Option<bool>> {
+fn skip_line(lines: &mut impl BufRead) -> io::Result<Option<bool>> {
     let mut read_any = false;
     let mut blank = true;
     loop {
