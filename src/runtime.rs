@@ -1710,6 +1710,10 @@ fn encodes_on_workers(shared: &Shared, output_index: usize) -> bool {
     ) && shared.modes.get(output_index) != Some(&EmitMode::Changes)
 }
 
+/// Up to this many rows of one time, [`sort_rows`] is a plain
+/// `sort_unstable`.
+const SORTED_IN_PLACE: usize = 16;
+
 /// Sorts one time's rows as `sort_unstable` would (equal rows are
 /// identical, so an unstable sort orders the same as a stable one).
 ///
@@ -1718,6 +1722,12 @@ fn encodes_on_workers(shared: &Shared, output_index: usize) -> bool {
 /// out beside each row: most comparisons then read no row at all.
 /// `row_of` gives the row an item is sorted by.
 fn sort_rows<T: Ord>(rows: &mut Vec<(T, isize)>, row_of: impl Fn(&T) -> &Row) {
+    // A few rows (a sliding window writes one or two per instant) are
+    // sorted in place: copying prefixes out and back costs more there.
+    if rows.len() <= SORTED_IN_PLACE {
+        rows.sort_unstable();
+        return;
+    }
     let first_name = |row: &Row| row.fields().first().map(|(name, _)| name.clone());
     let Some(name) = rows.first().and_then(|(item, _)| first_name(row_of(item))) else {
         rows.sort_unstable();
@@ -1760,13 +1770,15 @@ fn write_time<T: SinkItem>(
     mut rows: Vec<(T, isize)>,
 ) {
     sort_rows(&mut rows, T::row);
-    let mut consolidated: Vec<(T, isize)> = Vec::with_capacity(rows.len());
-    for (item, diff) in rows {
-        match consolidated.last_mut() {
-            Some((last, d)) if *last == item => *d += diff,
-            _ => consolidated.push((item, diff)),
+    // Equal rows, now adjacent, become one with their diffs added.
+    rows.dedup_by(|later, kept| {
+        let equal = later.0 == kept.0;
+        if equal {
+            kept.1 += later.1;
         }
-    }
+        equal
+    });
+    let mut consolidated = rows;
     let Some(writer) = shared.writers.get(output_index) else {
         return;
     };
