@@ -244,6 +244,21 @@ const QUIET_BEFORE_WALL_CLOCK: Duration = Duration::from_secs(1);
 /// with what it fed (see `run_worker`).
 const CATCH_UP_STEPS: usize = 1000;
 
+/// How many batches a worker may feed beyond what the dataflow's outputs
+/// have caught up with: a worker ahead of the others (worker 0 also
+/// writes every output, so it reads more slowly) then parks until they
+/// catch up, rather than reading on and piling up state that waits for
+/// them.
+const BATCHES_AHEAD: usize = 4;
+
+/// Longest a worker waits for the dataflow to catch up with the batches
+/// it fed [`BATCHES_AHEAD`] batches ago.
+const CATCH_UP_WAIT: Duration = Duration::from_millis(50);
+
+/// How long a worker waiting to catch up parks at a time (it wakes early
+/// when the dataflow has work for it).
+const CATCH_UP_PARK: Duration = Duration::from_micros(500);
+
 /// Events a worker feeds before stepping the dataflow.
 const BATCH: usize = 4096;
 
@@ -955,6 +970,8 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
     // Ended Kafka inputs: their last offsets are committed once every
     // result is written.
     let mut finished: Vec<(EventSource, BTreeMap<i32, i64>)> = Vec::new();
+    // The inputs' times after the last few batches (see `BATCHES_AHEAD`).
+    let mut fed_times: VecDeque<Time> = VecDeque::new();
     while !feeds.is_empty() && !shared.stop.load(Ordering::Relaxed) {
         let mut fed = 0;
         feeds.retain_mut(
@@ -997,6 +1014,17 @@ fn run_worker(worker: &mut timely::worker::Worker, shared: &Arc<Shared>) {
                         break;
                     }
                     worker.step();
+                }
+                // Batches in flight are fine; more than a few are not.
+                fed_times.push_back(time);
+                if fed_times.len() > BATCHES_AHEAD {
+                    fed_times.pop_front();
+                }
+                if let Some(&behind) = fed_times.front() {
+                    let started = Instant::now();
+                    while probe.less_than(&behind) && started.elapsed() < CATCH_UP_WAIT {
+                        worker.step_or_park(Some(CATCH_UP_PARK));
+                    }
                 }
             }
         }
