@@ -309,28 +309,25 @@ impl EventReader {
             return Ok(self.next_event()?.map(Projected::Row));
         }
         let bool_as_bit = self.bool_as_bit;
+        // Taken while the line borrows the reader, put back before any return.
         let projection = self.projection.take();
-        let read = match (&projection, self.next_owned_line()?) {
-            (_, None) => None,
-            (None, Some((line, line_no))) => {
-                Some(Projected::Row(decode_json_line(line, line_no, bool_as_bit)))
-            }
-            (Some(projection), Some((line, line_no))) => {
+        let read =
+            self.next_owned_line().map(|next| {
+                let (line, line_no) = next?;
                 // UTF-8 is checked once, for the whole line (as in
                 // `decode_json_line`); anything amiss is read again whole.
-                let values = std::str::from_utf8(line)
-                    .ok()
-                    .and_then(|text| parse_projected(text, projection, bool_as_bit).ok())
-                    .and_then(|values| {
-                        let time = projection.event_time(&values)?;
-                        Some(Projected::Values { values, time })
-                    });
+                let values = projection.as_ref().and_then(|projection| {
+                    let text = std::str::from_utf8(line).ok()?;
+                    let values = parse_projected(text, projection, bool_as_bit).ok()?;
+                    let time = projection.event_time(&values)?;
+                    Some(Projected::Values { values, time })
+                });
                 Some(values.unwrap_or_else(|| {
                     Projected::Row(decode_json_line(line, line_no, bool_as_bit))
                 }))
-            }
-        };
+            });
         self.projection = projection;
+        let read = read?;
         Ok(read.map(|projected| match projected {
             Projected::Row(Ok(row)) if self.lower_case_names => Projected::Row(Ok(lower_case(row))),
             other => other,
@@ -601,6 +598,64 @@ mod tests {
             out.push(item);
         }
         out
+    }
+
+    /// A projected reader gives values for good lines and, for a bad line
+    /// or a bad time, the event as `next_event` reads it; each part gets
+    /// its own events, blank lines counting for none.
+    #[test]
+    fn projected_lines_give_values_or_the_whole_event() {
+        let text = concat!(
+            "{\"k\":1,\"t\":\"2026-01-01T00:00:01Z\",\"x\":[1]}\n",
+            "\n",
+            "{\"k\":2,\"t\":\"soon\"}\n",
+            "{\"k\":3,\n",
+            "{\"K\":4,\"T\":\"2026-01-01T00:00:04Z\"}\n",
+        );
+        let projection = || Projection::new(vec![Name::from("k"), Name::from("t")], Some(1), true);
+        let read = |part: Part| {
+            let mut reader = reader(text.as_bytes(), Format::Json)
+                .with_part(part)
+                .project(projection());
+            assert!(reader.projects());
+            let mut out = Vec::new();
+            while let Some(item) = reader.next_projected().expect("reads") {
+                out.push(item);
+            }
+            out
+        };
+        let at = |s: &str| DateTime::parse(s).expect("a time");
+        let whole = read(Part::WHOLE);
+        assert_eq!(whole.len(), 4, "{whole:?}");
+        match &whole[0] {
+            Projected::Values { values, time } => {
+                assert_eq!(values[0], Value::Bigint(1));
+                assert_eq!(*time, Some(at("2026-01-01T00:00:01Z")));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A bad time: the whole row, for the feed to reject.
+        assert!(
+            matches!(&whole[1], Projected::Row(Ok(row)) if row.get("t") == Some(&Value::str("soon")))
+        );
+        // Bad JSON: the bad event, as without a projection.
+        assert!(matches!(&whole[2], Projected::Row(Err(bad)) if bad.position == "line 4"));
+        assert!(
+            matches!(&whole[3], Projected::Values { values, .. } if values[0] == Value::Bigint(4))
+        );
+        // Two parts: events 0 and 2, then 1 and 3.
+        let first = read(Part { index: 0, parts: 2 });
+        let second = read(Part { index: 1, parts: 2 });
+        assert_eq!(first.len() + second.len(), 4);
+        assert!(matches!(&first[1], Projected::Row(Err(_))));
+        assert!(matches!(&second[0], Projected::Row(Ok(_))));
+        // Without a projection, or for CSV, events come as rows.
+        let mut csv = reader(b"k,t\n1,x\n", Format::Csv).project(projection());
+        assert!(!csv.projects());
+        assert!(matches!(
+            csv.next_projected().expect("reads"),
+            Some(Projected::Row(Ok(_)))
+        ));
     }
 
     #[test]
