@@ -102,14 +102,17 @@ impl DirectInput {
         let read_count = names.len();
         let time_at = time.map(|c| name_position(&mut names, c));
         let time_only = time_at.is_some_and(|at| at >= read_count);
-        let plan = read
+        let plan: Vec<Option<(usize, bool)>> = read
             .iter()
             .enumerate()
             .map(|(i, at)| at.map(|at| (at, !read[i + 1..].contains(&Some(at)))))
             .collect();
+        let key_count = self.keys.len();
+        let keys_in_place = (0..key_count).all(|i| plan.get(i) == Some(&Some((i, true))));
         let split = ProjectedSplit {
             plan,
-            key_count: self.keys.len(),
+            key_count,
+            keys_in_place,
         };
         Some((Projection::new(names, time_at, time_only), split))
     }
@@ -149,20 +152,29 @@ pub struct ProjectedSplit {
     /// its last use (moved, not copied); `None` for `COUNT(*)`'s NULL.
     plan: Vec<Option<(usize, bool)>>,
     key_count: usize,
+    /// Key `i` is value `i`, read by nothing else: the values' own vector
+    /// becomes the keys (one allocation fewer per event).
+    keys_in_place: bool,
 }
 
 impl ProjectedSplit {
     /// The keys and argument slots in projected `values`.
     pub fn split(&self, mut values: Vec<Value>) -> Keyed {
         let key_count = self.key_count.min(self.plan.len());
+        let mut take = |entry: &Option<(usize, bool)>| match *entry {
+            None => Value::Null,
+            Some((at, true)) => values.get_mut(at).map(std::mem::take).unwrap_or_default(),
+            Some((at, false)) => values.get(at).cloned().unwrap_or_default(),
+        };
+        if self.keys_in_place {
+            let slots = self.plan[key_count..].iter().map(&mut take).collect();
+            values.truncate(key_count);
+            return (values, slots);
+        }
         let mut keys = Vec::with_capacity(key_count);
         let mut slots = Vec::with_capacity(self.plan.len() - key_count);
         for (i, entry) in self.plan.iter().enumerate() {
-            let value = match *entry {
-                None => Value::Null,
-                Some((at, true)) => values.get_mut(at).map(std::mem::take).unwrap_or_default(),
-                Some((at, false)) => values.get(at).cloned().unwrap_or_default(),
-            };
+            let value = take(entry);
             if i < key_count {
                 keys.push(value);
             } else {
@@ -306,6 +318,36 @@ mod tests {
             "SELECT key, COUNT(*) INTO Out FROM Input GROUP BY key, TumblingWindow(second, 10) \
                    SELECT * INTO Raw FROM Input";
         assert_eq!(qualifying(two), vec![true, false]);
+    }
+
+    #[test]
+    fn projected_values_split_into_keys_and_slots() {
+        let time = ScalarExpr::Column(ColumnRef::new("ts"));
+        // Keys first, read once: the values' vector becomes the keys.
+        let counts = DirectInput::new(
+            vec![ColumnRef::new("k")],
+            vec![None, Some(ColumnRef::new("v")), Some(ColumnRef::new("V"))],
+        );
+        let (projection, split) = counts.projection(Some(&time)).expect("a plain time");
+        let names: Vec<&str> = projection.names().iter().map(|n| &**n).collect();
+        assert_eq!(names, ["k", "v", "ts"]);
+        assert!(split.keys_in_place);
+        let values = vec![Value::str("a"), Value::Bigint(2), Value::Null];
+        let (keys, slots) = split.split(values);
+        assert_eq!(keys, vec![Value::str("a")]);
+        assert_eq!(slots, vec![Value::Null, Value::Bigint(2), Value::Bigint(2)]);
+        // A key also read as an argument is copied.
+        let shared = DirectInput::new(vec![ColumnRef::new("k")], vec![Some(ColumnRef::new("K"))]);
+        let (_, split) = shared.projection(None).expect("arrival time");
+        assert!(!split.keys_in_place);
+        let (keys, slots) = split.split(vec![Value::Bigint(7)]);
+        assert_eq!(
+            (keys, slots),
+            (vec![Value::Bigint(7)], vec![Value::Bigint(7)])
+        );
+        // A computed time: no projection.
+        let computed = ScalarExpr::Literal(Value::Null);
+        assert!(counts.projection(Some(&computed)).is_none());
     }
 
     #[test]

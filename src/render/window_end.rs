@@ -80,10 +80,13 @@ struct Open {
 impl Open {
     /// The id of `keys`, new when no open group uses them (a new key keeps
     /// `keys` itself, and the lookup table a copy).
-    fn id(&mut self, keys: Vec<Value>) -> u32 {
+    fn id(&mut self, mut keys: Vec<Value>) -> u32 {
         if let Some(&id) = self.ids.get(keys.as_slice()) {
             return id;
         }
+        // Kept while the key has open groups: no spare capacity (a direct
+        // input's keys come in the vector of all its projected values).
+        keys.shrink_to_fit();
         let id = self.free.pop().unwrap_or(self.keys.len() as u32);
         self.ids.insert(keys.clone(), id);
         let entry = Some(KeyGroups {
