@@ -12,9 +12,17 @@
 //! failure is lost by doing it early; event time, event-ordering policies
 //! and bad-event handling are applied to the row first, exactly as before.
 //!
+//! A JSON-lines file goes further: its reader decodes only the fields the
+//! keys, arguments and event time read ([`DirectInput::projection`]), and
+//! [`ProjectedSplit`] turns those values into keys and slots, with no row
+//! at all. A line that does not decode, or whose time is not a datetime,
+//! is read again whole and takes the row path, so it is judged and
+//! reported as any row is.
+//!
 //! [`direct_inputs`] decides which sources qualify; the runtime feeds those
-//! with [`DirectInput::extract`] and the renderer hands the keyed stream to
-//! the aggregate. Both call the same function, so they always agree.
+//! with [`DirectInput::extract`] (or a projection) and the renderer hands
+//! the keyed stream to the aggregate. Only the runtime calls it to build
+//! the dataflow, and `explain` calls it to show the same decision.
 
 use crate::connectors::json::Projection;
 use crate::expr::aggregate::AggregateKind;
