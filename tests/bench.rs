@@ -84,7 +84,7 @@ fn quick_bench_checks_every_output_against_the_baseline() {
         }
         for engine in ["eddy -w 2", "eddy 2 processes x 1 worker"] {
             assert!(
-                rows.iter().any(|r| r.len() == 4
+                rows.iter().any(|r| r.len() == 5
                     && r[0] == engine
                     && r[1] == "eddy -w 1"
                     && r[2] == query),
