@@ -58,7 +58,8 @@ pub type Failures<'scope> = Stream<'scope, Time, Vec<(Failure, Time, isize)>>;
 
 pub use session::Keyed;
 
-/// A source's events as the dataflow receives them.
+/// A source's events as the dataflow receives them; also what an
+/// aggregate reads (rows to evaluate, or a direct source's keyed events).
 pub enum SourceInput<'scope> {
     /// As rows: every source the plan reads as such.
     Rows(Rows<'scope>),
@@ -147,13 +148,6 @@ fn spread<D: differential_dataflow::ExchangeData>(
             next
         })
         .as_collection()
-}
-
-/// What an aggregate reads: rows to evaluate, or events a source already
-/// reduced to keys and argument slots (see [`direct`]).
-enum AggregateRows<'scope> {
-    Rows(Rows<'scope>),
-    Keyed(VecCollection<'scope, Time, Keyed, isize>),
 }
 
 /// An aggregate as [`Renderer::aggregate_evaluated`] computes it.
@@ -425,13 +419,13 @@ impl<'scope> Renderer<'_, 'scope> {
 
     /// An aggregate's input: a source's keyed events when the runtime feeds
     /// them so (see [`direct`]), else rows.
-    fn aggregate_input(&mut self, input: &Rel, mode: EmitMode) -> AggregateRows<'scope> {
+    fn aggregate_input(&mut self, input: &Rel, mode: EmitMode) -> SourceInput<'scope> {
         if let Rel::Source(id) = input {
             if let Some(SourceInput::Keyed(keyed)) = self.sources.get(*id) {
-                return AggregateRows::Keyed(keyed.clone());
+                return SourceInput::Keyed(keyed.clone());
             }
         }
-        AggregateRows::Rows(self.render_rel(input, mode))
+        SourceInput::Rows(self.render_rel(input, mode))
     }
 
     /// `fused`: the columns of a projection the aggregate writes directly
@@ -440,7 +434,7 @@ impl<'scope> Renderer<'_, 'scope> {
     #[allow(clippy::too_many_arguments)]
     fn render_aggregate(
         &mut self,
-        input: AggregateRows<'scope>,
+        input: SourceInput<'scope>,
         name: String,
         window: &WindowPlan,
         keys: &[ScalarExpr],
@@ -460,8 +454,8 @@ impl<'scope> Renderer<'_, 'scope> {
             fused,
         };
         let rows = match input {
-            AggregateRows::Rows(rows) => rows,
-            AggregateRows::Keyed(keyed) => return self.aggregate_evaluated(keyed, spec),
+            SourceInput::Rows(rows) => rows,
+            SourceInput::Keyed(keyed) => return self.aggregate_evaluated(keyed, spec),
         };
         let eval_aggregates = aggregates.to_vec();
         let slot_count: usize = aggregates.iter().map(|a| 1 + a.order_by.len()).sum();
